@@ -1,0 +1,29 @@
+/*
+ * io.h - whole-buffer reads and writes for blocking descriptors.
+ *
+ * They loop over partial transfers and EINTR, keep end-of-file apart from
+ * errors, and can bound the wait with a deadline (poll before each call).
+ */
+#ifndef PARLEY_IO_H
+#define PARLEY_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Reads exactly n bytes unless end-of-file comes first.  Returns n, a smaller
+ * count when the peer closed (0 at once), or -errno (-ETIMEDOUT when
+ * timeout_ms >= 0 passed with the buffer still short).
+ */
+ssize_t pl_io_read_full(int fd, void *buf, size_t n, int timeout_ms);
+
+/*
+ * Writes all n bytes, never raising SIGPIPE on sockets.  Returns n or -errno
+ * (-EPIPE when the peer has gone, -ETIMEDOUT as above).
+ */
+ssize_t pl_io_write_full(int fd, const void *buf, size_t n, int timeout_ms);
+
+/* Monotonic clock in milliseconds. */
+long long pl_io_now_ms(void);
+
+#endif

@@ -1,0 +1,15 @@
+/* parley.h - everything in one include. */
+#ifndef PARLEY_H
+#define PARLEY_H
+
+#include "parley/version.h"
+#include "parley/addr.h"
+#include "parley/buf.h"
+#include "parley/escape.h"
+#include "parley/frame.h"
+#include "parley/io.h"
+#include "parley/loop.h"
+#include "parley/server.h"
+#include "parley/sock.h"
+
+#endif

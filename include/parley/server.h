@@ -1,0 +1,112 @@
+/*
+ * server.h - a request/response server on top of the event loop.
+ *
+ * The server owns listeners and connections.  Each connection reads into a
+ * buffer shared by the whole loop; only a partial message or unsent output is
+ * kept per connection, so an idle connection costs its struct alone.  Every
+ * whole request already buffered is handed to on_request in order
+ * (pipelining); replies queue up and leave in one write per batch; EPOLLOUT is
+ * watched only while the socket is full; a connection whose unsent output
+ * passes out_cap is not read until it drains (backpressure).
+ *
+ * Connection life cycle: accepted -> open (on_event OPEN) -> closing (after
+ * pl_conn_close, from any callback, its own included) -> freed after the
+ * loop iteration ends, once on_event CLOSE has run.
+ */
+#ifndef PARLEY_SERVER_H
+#define PARLEY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "parley/addr.h"
+#include "parley/frame.h"
+#include "parley/loop.h"
+
+struct pl_server;
+struct pl_conn;
+
+/* Why a connection was closed; counted in struct pl_server_stats. */
+enum pl_close_reason {
+	PL_CLOSE_EOF = 0,    /* the peer closed after its last reply */
+	PL_CLOSE_RESET,      /* ECONNRESET, EPIPE or another socket error */
+	PL_CLOSE_IDLE,       /* idle timeout */
+	PL_CLOSE_OVERSIZE,   /* a message over max_msg */
+	PL_CLOSE_LIMIT,      /* refused: max_conns reached */
+	PL_CLOSE_SHUTDOWN,   /* the server stopped (drained or drain timeout) */
+	PL_CLOSE_APP,        /* pl_conn_close from the application */
+	PL_CLOSE_NOMEM,      /* a buffer could not grow */
+	PL_CLOSE_REASONS
+};
+
+const char *pl_close_reason_name(enum pl_close_reason r);
+
+enum pl_server_event_type {
+	PL_EV_OPEN,         /* conn accepted */
+	PL_EV_CLOSE,        /* conn closing: reason, err (0 or -errno), size for OVERSIZE */
+	PL_EV_REJECT,       /* a client over max_conns was closed at once: peer */
+	PL_EV_ACCEPT_ERROR, /* accept failed: err; reported once per episode */
+	PL_EV_ACCEPT_RESUMED, /* accepting works again after ACCEPT_ERROR */
+	PL_EV_DRAINED,      /* shutdown finished: every connection closed */
+};
+
+struct pl_server_event {
+	enum pl_server_event_type type;
+	struct pl_conn *conn;       /* OPEN, CLOSE */
+	const struct pl_addr *peer; /* OPEN, CLOSE, REJECT */
+	enum pl_close_reason reason;
+	int err;
+	uint64_t size;
+};
+
+/*
+ * Called for each whole request.  msg is valid only during the call.  Reply
+ * with pl_conn_reply (any number of times, or none).
+ */
+typedef void (*pl_request_cb)(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg);
+typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
+
+struct pl_server_config {
+	enum pl_proto proto;
+	uint32_t max_msg;          /* 0: PL_FRAME_MAX_DEFAULT */
+	unsigned max_conns;        /* 0: no limit */
+	unsigned idle_timeout_ms;  /* 0: never */
+	size_t out_cap;            /* 0: 1 MiB */
+	unsigned drain_timeout_ms; /* 0: 5 s */
+	pl_request_cb on_request;
+	pl_event_cb on_event;      /* may be NULL */
+	void *arg;
+};
+
+struct pl_server_stats {
+	uint64_t accepted;
+	uint64_t requests;
+	uint64_t closed[PL_CLOSE_REASONS];
+	unsigned open;             /* connections open now */
+};
+
+/* 0 or -errno. */
+int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg,
+		  struct pl_server **out);
+/* Closes every connection and listener (listeners' Unix files are unlinked). */
+void pl_server_free(struct pl_server *s);
+
+/* Serves on a listening fd (made non-blocking here); the server owns it. */
+int pl_server_listen_fd(struct pl_server *s, int fd);
+
+/*
+ * Graceful stop: closes the listeners, then each connection once it has no
+ * request pending and no reply unsent; after drain_timeout_ms the rest are
+ * closed.  The loop is stopped when the last connection is gone.
+ */
+void pl_server_shutdown(struct pl_server *s);
+
+const struct pl_server_stats *pl_server_stats(const struct pl_server *s);
+
+/* Queues a reply, framed for the server's protocol.  0 or -ENOMEM (then the conn is closing). */
+int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len);
+/* Closes c now, dropping unsent output.  Safe from any callback. */
+void pl_conn_close(struct pl_conn *c);
+const struct pl_addr *pl_conn_peer(const struct pl_conn *c);
+int pl_conn_fd(const struct pl_conn *c);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * sock.h - listening and connecting sockets, done the careful way.
+ *
+ * Every socket is SOCK_CLOEXEC; listeners get SO_REUSEADDR and a SOMAXCONN
+ * backlog; the wildcard listens dual-stack on [::] (IPV6_V6ONLY off) and falls
+ * back to 0.0.0.0 on hosts without IPv6.  A Unix path is taken over only from
+ * a stale socket file nobody listens on, never from a regular file.
+ * Connecting tries each address in order, each bounded by a timeout, with an
+ * optional source address bound first.  Connections get TCP_NODELAY.
+ */
+#ifndef PARLEY_SOCK_H
+#define PARLEY_SOCK_H
+
+#include <sys/types.h>
+#include "parley/addr.h"
+
+struct pl_listen_opts {
+	int backlog;      /* 0: SOMAXCONN */
+	int nonblock;     /* 1: the listener is O_NONBLOCK (for an event loop) */
+	int unix_mode;    /* chmod of a Unix socket file; 0: leave the umask's */
+};
+
+/*
+ * Opens a listener on a (IP4, IP6, ANY, UNIX, ABSTRACT).  Returns the fd or
+ * -errno: -EADDRINUSE when another process listens on the Unix path, -EEXIST
+ * when the path is not a socket, -ENAMETOOLONG for a path longer than
+ * sun_path.
+ */
+int pl_listen(const struct pl_addr *a, const struct pl_listen_opts *o);
+
+/*
+ * Removes the Unix socket file of listener fd if it is still the one fd is
+ * bound to (same inode), so a later server's file is never taken away.
+ */
+void pl_listen_unlink(int fd);
+
+struct pl_connect_opts {
+	int timeout_ms;                /* each attempt; <= 0: no limit */
+	const struct pl_addr *source;  /* bind before connect, NULL: let the OS pick */
+	int nonblock;                  /* leave the connected socket O_NONBLOCK */
+	/* Called after each attempt with its result (0 or -errno); may be NULL. */
+	void (*on_attempt)(const struct pl_addr *target, int result, void *arg);
+	void *arg;
+};
+
+/*
+ * Connects to the first of addrs[0..n) that accepts.  Targets whose family
+ * does not match the source address are skipped.  Returns the connected fd,
+ * or -errno of the last attempt with *failed set to its index (n when no
+ * target could even be tried, with -EAFNOSUPPORT).
+ */
+int pl_connect(const struct pl_addr *addrs, size_t n,
+	       const struct pl_connect_opts *o, size_t *failed);
+
+/* Socket option helpers.  0 or -errno. */
+int pl_sock_nonblock(int fd, int on);
+int pl_sock_nodelay(int fd);
+
+#endif

@@ -1,0 +1,120 @@
+/* cli.c - shared edge code for the programs: the text humans read. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parley/version.h"
+
+const char *cli_prog = "parley";
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* one write, so lines from several processes do not interleave */
+	fprintf(stderr, "%s: %s\n", cli_prog, line);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void cli_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", cli_prog);
+	exit(EXIT_USAGE);
+}
+
+unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *s == '-' || *end || errno || v > max)
+		cli_usage_error("%s: '%s' is not a number from 0 to %llu", opt, s, max);
+	return v;
+}
+
+unsigned long long cli_size(const char *opt, const char *s, unsigned long long max)
+{
+	char *end;
+	unsigned long long v, mul = 1;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		mul = 1024;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1024ULL * 1024 * 1024;
+	if (mul > 1)
+		end++;
+	if (!*s || *s == '-' || *end || errno || v > max / mul)
+		cli_usage_error("%s: '%s' is not a size from 0 to %llu (K, M, G allowed)", opt, s, max);
+	return v * mul;
+}
+
+long long cli_seconds_ms(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *end || errno || !(v >= 0) || v > 1e7)
+		cli_usage_error("%s: '%s' is not a number of seconds", opt, s);
+	return (long long)llround(v * 1000);
+}
+
+void cli_addr(struct pl_addr *a, const char *text, uint16_t default_port, unsigned flags)
+{
+	const char *why = NULL;
+
+	if (pl_addr_parse(a, text, default_port, flags, &why) < 0)
+		cli_usage_error("bad address '%s': %s", text, why);
+}
+
+const char *cli_addr_str(const struct pl_addr *a)
+{
+	static char slots[4][PL_ADDR_TEXT_MAX];
+	static unsigned next;
+	char *s = slots[next++ % 4];
+
+	pl_addr_format(a, s, PL_ADDR_TEXT_MAX);
+	return s;
+}
+
+void cli_version(void)
+{
+	printf("%s %s (git %s)\n", cli_prog, PARLEY_VERSION, PARLEY_GIT_REV);
+	exit(0);
+}

@@ -1,0 +1,42 @@
+/* cli.h - what the three programs share: messages, numbers, addresses. */
+#ifndef PARLEY_CLI_H
+#define PARLEY_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+#include "parley/addr.h"
+
+#ifndef PARLEY_GIT_REV
+#define PARLEY_GIT_REV "unknown"
+#endif
+
+#define EXIT_USAGE 2
+
+extern const char *cli_prog; /* the program's name, for messages */
+
+/* "PROG: text" on stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_warn, then exit(code). */
+noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: the message, a hint to --help, exit 2. */
+noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Numbers from options; usage error naming the option when bad. */
+unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max);
+/* A size with an optional K, M or G suffix (powers of 1024). */
+unsigned long long cli_size(const char *opt, const char *s, unsigned long long max);
+/* Seconds, fractions allowed; returns milliseconds. */
+long long cli_seconds_ms(const char *opt, const char *s);
+
+/* An address from the command line, or a usage error. */
+void cli_addr(struct pl_addr *a, const char *text, uint16_t default_port, unsigned flags);
+
+/* A formatted address in a static buffer (one of a few rotating slots). */
+const char *cli_addr_str(const struct pl_addr *a);
+
+/* Prints "version (git REV)" and exits 0. */
+noreturn void cli_version(void);
+
+#endif

@@ -1,0 +1,296 @@
+/* loop.c - epoll, a timer heap and a signalfd in one loop. */
+#include "parley/loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_EVENTS 256
+#define NSIG_MAX 65
+
+struct sig_handler {
+	pl_signal_cb cb;
+	void *arg;
+};
+
+struct pl_loop {
+	int epfd;
+	int stop;
+	long long now;
+	unsigned nio;              /* handles registered in epoll */
+	struct pl_timer **heap;
+	size_t nheap, heap_cap;
+	uint64_t timer_seq;
+	struct pl_io sigio;
+	sigset_t sigmask;
+	struct sig_handler sig[NSIG_MAX];
+	pl_hook_cb post;
+	void *post_arg;
+	struct epoll_event events[MAX_EVENTS]; /* preallocated: nothing per iteration */
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pl_loop_new(struct pl_loop **out)
+{
+	struct pl_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		int e = errno;
+		free(l);
+		return -e;
+	}
+	l->sigio.fd = -1;
+	sigemptyset(&l->sigmask);
+	l->now = mono_ms();
+	*out = l;
+	return 0;
+}
+
+void pl_loop_free(struct pl_loop *l)
+{
+	if (!l)
+		return;
+	if (l->sigio.fd >= 0) {
+		close(l->sigio.fd);
+		sigprocmask(SIG_UNBLOCK, &l->sigmask, NULL);
+	}
+	close(l->epfd);
+	free(l->heap);
+	free(l);
+}
+
+long long pl_loop_now(const struct pl_loop *l) { return l->now; }
+void pl_loop_stop(struct pl_loop *l) { l->stop = 1; }
+
+void pl_loop_set_post(struct pl_loop *l, pl_hook_cb cb, void *arg)
+{
+	l->post = cb;
+	l->post_arg = arg;
+}
+
+void pl_io_init(struct pl_io *io, int fd, pl_io_cb cb, void *data)
+{
+	io->fd = fd;
+	io->events = 0;
+	io->cb = cb;
+	io->data = data;
+}
+
+int pl_io_start(struct pl_loop *l, struct pl_io *io, unsigned events)
+{
+	struct epoll_event ev = { 0 };
+	int op;
+
+	if (events == io->events)
+		return 0;
+	if (events == 0) {
+		pl_io_stop(l, io);
+		return 0;
+	}
+	ev.events = (events & PL_READ ? EPOLLIN : 0) | (events & PL_WRITE ? EPOLLOUT : 0);
+	ev.data.ptr = io;
+	op = io->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(l->epfd, op, io->fd, &ev) < 0)
+		return -errno;
+	if (!io->events)
+		l->nio++;
+	io->events = events;
+	return 0;
+}
+
+void pl_io_stop(struct pl_loop *l, struct pl_io *io)
+{
+	if (!io->events)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	io->events = 0;
+	l->nio--;
+}
+
+/* ---- timers: a binary min-heap of handles, keyed by (deadline, seq) ---- */
+
+static int before(const struct pl_timer *a, const struct pl_timer *b)
+{
+	return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void heap_set(struct pl_loop *l, size_t i, struct pl_timer *t)
+{
+	l->heap[i] = t;
+	t->heap_index = i;
+}
+
+static void sift_up(struct pl_loop *l, size_t i)
+{
+	struct pl_timer *t = l->heap[i];
+
+	while (i > 0 && before(t, l->heap[(i - 1) / 2])) {
+		heap_set(l, i, l->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(l, i, t);
+}
+
+static void sift_down(struct pl_loop *l, size_t i)
+{
+	struct pl_timer *t = l->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= l->nheap)
+			break;
+		if (c + 1 < l->nheap && before(l->heap[c + 1], l->heap[c]))
+			c++;
+		if (!before(l->heap[c], t))
+			break;
+		heap_set(l, i, l->heap[c]);
+		i = c;
+	}
+	heap_set(l, i, t);
+}
+
+void pl_timer_init(struct pl_timer *t, pl_timer_cb cb, void *data)
+{
+	memset(t, 0, sizeof(*t));
+	t->heap_index = (size_t)-1;
+	t->cb = cb;
+	t->data = data;
+}
+
+void pl_timer_stop(struct pl_loop *l, struct pl_timer *t)
+{
+	size_t i = t->heap_index;
+	struct pl_timer *last;
+
+	if (i == (size_t)-1)
+		return;
+	t->heap_index = (size_t)-1;
+	last = l->heap[--l->nheap];
+	if (i == l->nheap)
+		return;
+	heap_set(l, i, last);
+	sift_up(l, i);
+	sift_down(l, last->heap_index);
+}
+
+int pl_timer_start(struct pl_loop *l, struct pl_timer *t, long long ms)
+{
+	pl_timer_stop(l, t);
+	if (l->nheap == l->heap_cap) {
+		size_t cap = l->heap_cap ? l->heap_cap * 2 : 16;
+		struct pl_timer **h = realloc(l->heap, cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		l->heap = h;
+		l->heap_cap = cap;
+	}
+	t->deadline = l->now + (ms > 0 ? ms : 0);
+	t->seq = l->timer_seq++;
+	heap_set(l, l->nheap++, t);
+	sift_up(l, t->heap_index);
+	return 0;
+}
+
+static void run_timers(struct pl_loop *l)
+{
+	/* a timer started by a callback for "now" waits for the next turn */
+	uint64_t limit = l->timer_seq;
+
+	while (l->nheap && l->heap[0]->deadline <= l->now && l->heap[0]->seq < limit) {
+		struct pl_timer *t = l->heap[0];
+		pl_timer_stop(l, t);
+		t->cb(l, t);
+	}
+}
+
+static int poll_timeout(struct pl_loop *l)
+{
+	long long d;
+
+	if (!l->nheap)
+		return -1;
+	d = l->heap[0]->deadline - l->now;
+	return d <= 0 ? 0 : d > 1 << 30 ? 1 << 30 : (int)d;
+}
+
+/* ---- signals ---- */
+
+static void on_signalfd(struct pl_loop *l, struct pl_io *io, unsigned events)
+{
+	struct signalfd_siginfo si[8];
+	ssize_t n;
+
+	(void)events;
+	n = read(io->fd, si, sizeof(si));
+	for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(si[0]); i++) {
+		unsigned s = si[i].ssi_signo;
+		if (s < NSIG_MAX && l->sig[s].cb)
+			l->sig[s].cb(l, (int)s, l->sig[s].arg);
+	}
+}
+
+int pl_loop_signal(struct pl_loop *l, int signo, pl_signal_cb cb, void *arg)
+{
+	int fd;
+
+	if (signo <= 0 || signo >= NSIG_MAX)
+		return -EINVAL;
+	sigaddset(&l->sigmask, signo);
+	if (sigprocmask(SIG_BLOCK, &l->sigmask, NULL) < 0)
+		return -errno;
+	fd = signalfd(l->sigio.fd, &l->sigmask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	l->sig[signo].cb = cb;
+	l->sig[signo].arg = arg;
+	if (l->sigio.fd < 0) {
+		pl_io_init(&l->sigio, fd, on_signalfd, NULL);
+		int r = pl_io_start(l, &l->sigio, PL_READ);
+		if (r < 0)
+			return r;
+		l->nio--; /* a signal watch alone does not keep the loop alive */
+	}
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+int pl_loop_run(struct pl_loop *l)
+{
+	l->stop = 0;
+	while (!l->stop && (l->nio > 0 || l->nheap > 0)) {
+		int n = epoll_wait(l->epfd, l->events, MAX_EVENTS, poll_timeout(l));
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		l->now = mono_ms();
+		for (int i = 0; i < n; i++) {
+			struct pl_io *io = l->events[i].data.ptr;
+			uint32_t e = l->events[i].events;
+			unsigned ev = (e & EPOLLIN ? PL_READ : 0) | (e & EPOLLOUT ? PL_WRITE : 0) |
+				      (e & (EPOLLERR | EPOLLHUP) ? PL_ERROR : 0);
+			/* a callback earlier in this batch may have stopped this handle */
+			if (io->events)
+				io->cb(l, io, ev);
+		}
+		run_timers(l);
+		if (l->post)
+			l->post(l, l->post_arg);
+	}
+	return 0;
+}

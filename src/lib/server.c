@@ -1,0 +1,568 @@
+/* server.c - accept, read, frame, dispatch, reply, drain. */
+#include "parley/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "parley/buf.h"
+#include "parley/sock.h"
+
+#define READ_SIZE (64 * 1024)      /* the shared read buffer */
+#define READ_MORE (16 * 1024)      /* room added to a connection's own buffer */
+#define ACCEPTS_PER_WAKEUP 64      /* keep existing clients' latency during a storm */
+#define ACCEPT_PAUSE_MS 100        /* after ENOBUFS/ENOMEM or a lost spare fd */
+#define OUT_CAP_DEFAULT (1024 * 1024)
+#define DRAIN_DEFAULT_MS 5000
+
+struct pl_conn {
+	struct pl_io io;
+	struct pl_server *srv;
+	struct pl_conn *prev, *next; /* open connections; next also links the dead */
+	struct pl_buf in, out;
+	struct pl_timer idle;
+	long long last_active;
+	unsigned eof : 1, closing : 1;
+	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
+};
+
+struct listener {
+	struct pl_io io;
+	struct pl_server *srv;
+};
+
+struct pl_server {
+	struct pl_loop *loop;
+	struct pl_server_config cfg;
+	struct pl_server_stats stats;
+	struct listener *ls;
+	size_t nls;
+	struct pl_conn *conns, *dead;
+	struct pl_conn *current;     /* whose requests are being handed out */
+	struct pl_buf scratch;       /* current's replies, before they are written */
+	uint8_t *rbuf;
+	int spare_fd;                /* given up to shed clients when fds run out */
+	int accept_failing;
+	int draining;
+	struct pl_timer accept_timer, drain_timer;
+	struct pl_addr peer_text;    /* what pl_conn_peer returns */
+};
+
+static const char *const reason_names[PL_CLOSE_REASONS] = {
+	"eof", "reset", "idle", "oversize", "limit", "shutdown", "app", "nomem",
+};
+
+const char *pl_close_reason_name(enum pl_close_reason r)
+{
+	return (unsigned)r < PL_CLOSE_REASONS ? reason_names[r] : "?";
+}
+
+static void emit(struct pl_server *s, enum pl_server_event_type type, struct pl_conn *c,
+		 enum pl_close_reason reason, int err, uint64_t size)
+{
+	struct pl_server_event ev = { type, c, c ? pl_conn_peer(c) : NULL, reason, err, size };
+
+	if (s->cfg.on_event)
+		s->cfg.on_event(&ev, s->cfg.arg);
+}
+
+const struct pl_addr *pl_conn_peer(const struct pl_conn *c)
+{
+	struct pl_addr *a = &c->srv->peer_text;
+
+	if (pl_addr_from_sockaddr(a, (const struct sockaddr *)&c->peer, sizeof(c->peer)) < 0 ||
+	    c->peer.sin6_family == AF_UNIX) {
+		memset(a, 0, sizeof(*a));
+		a->kind = PL_ADDR_UNIX; /* Unix clients are unnamed */
+	}
+	return a;
+}
+
+int pl_conn_fd(const struct pl_conn *c) { return c->io.fd; }
+
+const struct pl_server_stats *pl_server_stats(const struct pl_server *s) { return &s->stats; }
+
+static void maybe_drained(struct pl_server *s)
+{
+	if (s->draining && s->stats.open == 0) {
+		pl_timer_stop(s->loop, &s->drain_timer);
+		emit(s, PL_EV_DRAINED, NULL, 0, 0, 0);
+		pl_loop_stop(s->loop);
+	}
+}
+
+static void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t size)
+{
+	struct pl_server *s = c->srv;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (s->current == c) {
+		/* replies batched for c must not leak into the next connection */
+		s->current = NULL;
+		s->scratch.start = s->scratch.end = 0;
+	}
+	emit(s, PL_EV_CLOSE, c, why, err, size);
+	pl_io_stop(s->loop, &c->io);
+	pl_timer_stop(s->loop, &c->idle);
+	close(c->io.fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	/* freed after the iteration: events for it may still be in this batch */
+	c->next = s->dead;
+	s->dead = c;
+	s->stats.closed[why]++;
+	s->stats.open--;
+	maybe_drained(s);
+}
+
+void pl_conn_close(struct pl_conn *c) { conn_close(c, PL_CLOSE_APP, 0, 0); }
+
+static void free_dead(struct pl_loop *loop, void *arg)
+{
+	struct pl_server *s = arg;
+
+	(void)loop;
+	while (s->dead) {
+		struct pl_conn *c = s->dead;
+		s->dead = c->next;
+		pl_buf_free(&c->in);
+		pl_buf_free(&c->out);
+		free(c);
+	}
+}
+
+static size_t unsent(const struct pl_conn *c)
+{
+	return pl_buf_len(&c->out) + (c->srv->current == c ? pl_buf_len(&c->srv->scratch) : 0);
+}
+
+int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len)
+{
+	struct pl_server *s = c->srv;
+	/* the current connection's replies batch up in the shared scratch
+	 * buffer unless older output is still waiting (order must hold) */
+	struct pl_buf *b = s->current == c && !pl_buf_len(&c->out) ? &s->scratch : &c->out;
+	int r;
+
+	if (c->closing)
+		return -EPIPE;
+	r = pl_frame_append(s->cfg.proto, b, msg, len);
+	if (r < 0) {
+		conn_close(c, PL_CLOSE_NOMEM, r, 0);
+		return r;
+	}
+	if (b == &c->out && s->current != c)
+		pl_io_start(s->loop, &c->io, c->io.events | PL_WRITE);
+	return 0;
+}
+
+/* Hands out whole requests from p[0..n); returns the bytes used. */
+static size_t process(struct pl_conn *c, const uint8_t *p, size_t n)
+{
+	struct pl_server *s = c->srv;
+	size_t used = 0;
+
+	s->current = c;
+	while (!c->closing && unsent(c) <= s->cfg.out_cap) {
+		struct pl_frame f;
+		int r = pl_frame_parse(s->cfg.proto, p + used, n - used, s->cfg.max_msg, &f);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			conn_close(c, PL_CLOSE_OVERSIZE, r, f.declared);
+			break;
+		}
+		used += f.used;
+		s->stats.requests++;
+		s->cfg.on_request(c, f.msg, f.len, s->cfg.arg);
+	}
+	return used;
+}
+
+/* Moves the scratch replies of c (if any) to the socket, the rest to c->out. */
+static int flush(struct pl_conn *c)
+{
+	struct pl_server *s = c->srv;
+	struct pl_buf *b = pl_buf_len(&c->out) ? &c->out : &s->scratch;
+	int r = 0;
+
+	if (s->current == c)
+		s->current = NULL;
+	while (pl_buf_len(b)) {
+		ssize_t n = send(c->io.fd, pl_buf_head(b), pl_buf_len(b), MSG_NOSIGNAL);
+		if (n > 0) {
+			pl_buf_consume(b, (size_t)n);
+			c->last_active = pl_loop_now(s->loop);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			r = -errno;
+		break;
+	}
+	if (b == &s->scratch && pl_buf_len(b) && r == 0 &&
+	    pl_buf_append(&c->out, pl_buf_head(b), pl_buf_len(b)) < 0)
+		r = -ENOMEM;
+	s->scratch.start = s->scratch.end = 0;
+	if (r < 0)
+		conn_close(c, r == -ENOMEM ? PL_CLOSE_NOMEM : PL_CLOSE_RESET, r, 0);
+	else
+		pl_buf_release(&c->out);
+	return r;
+}
+
+/* No request pending and no reply unsent, in our buffers or the kernel's. */
+static int quiet(const struct pl_conn *c)
+{
+	int pending = 0;
+
+	if (pl_buf_len(&c->out) || (pl_buf_len(&c->in) && !c->eof))
+		return 0;
+	return c->eof || ioctl(c->io.fd, FIONREAD, &pending) < 0 || pending == 0;
+}
+
+static void update_interest(struct pl_conn *c)
+{
+	struct pl_server *s = c->srv;
+	unsigned want = 0;
+
+	if (!c->eof && pl_buf_len(&c->out) <= s->cfg.out_cap)
+		want |= PL_READ;
+	if (pl_buf_len(&c->out))
+		want |= PL_WRITE;
+	if (pl_io_start(s->loop, &c->io, want) < 0)
+		conn_close(c, PL_CLOSE_RESET, -errno, 0);
+}
+
+/* Serves what c has buffered, writes, and decides what to wait for next. */
+static void pump(struct pl_conn *c)
+{
+	struct pl_server *s = c->srv;
+
+	for (;;) {
+		size_t used = 0;
+		if (pl_buf_len(&c->in) && pl_buf_len(&c->out) <= s->cfg.out_cap) {
+			used = process(c, pl_buf_head(&c->in), pl_buf_len(&c->in));
+			pl_buf_consume(&c->in, used);
+		}
+		if (c->closing || flush(c) < 0)
+			return;
+		if (!used || pl_buf_len(&c->out) || !pl_buf_len(&c->in))
+			break;
+	}
+	pl_buf_release(&c->in);
+	if (c->eof && !pl_buf_len(&c->out)) {
+		conn_close(c, PL_CLOSE_EOF, 0, 0);
+		return;
+	}
+	if (s->draining && quiet(c)) {
+		conn_close(c, PL_CLOSE_SHUTDOWN, 0, 0);
+		return;
+	}
+	update_interest(c);
+}
+
+static void do_read(struct pl_conn *c)
+{
+	struct pl_server *s = c->srv;
+	int shared = pl_buf_len(&c->in) == 0;
+	uint8_t *dst;
+	size_t room;
+	ssize_t n;
+
+	if (!shared && pl_buf_reserve(&c->in, READ_MORE) < 0) {
+		conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
+		return;
+	}
+	dst = shared ? s->rbuf : pl_buf_tail(&c->in);
+	room = shared ? READ_SIZE : pl_buf_room(&c->in);
+	n = recv(c->io.fd, dst, room, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_close(c, PL_CLOSE_RESET, -errno, 0);
+		return;
+	}
+	c->last_active = pl_loop_now(s->loop);
+	if (n == 0) {
+		c->eof = 1;
+	} else if (shared) {
+		size_t used = process(c, dst, (size_t)n);
+		if (!c->closing && used < (size_t)n &&
+		    pl_buf_append(&c->in, dst + used, (size_t)n - used) < 0) {
+			conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
+			return;
+		}
+	} else {
+		pl_buf_commit(&c->in, (size_t)n);
+	}
+	if (!c->closing)
+		pump(c);
+}
+
+static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned events)
+{
+	struct pl_conn *c = (struct pl_conn *)((char *)io - offsetof(struct pl_conn, io));
+
+	(void)loop;
+	if (events & PL_WRITE) {
+		pump(c);
+		if (c->closing)
+			return;
+	}
+	if (events & (PL_READ | PL_ERROR) && (c->io.events & PL_READ || events & PL_ERROR))
+		do_read(c);
+}
+
+static void on_idle(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct pl_conn *c = t->data;
+	long long left = c->last_active + c->srv->cfg.idle_timeout_ms - pl_loop_now(loop);
+
+	/* activity only stamps last_active; the timer catches up lazily here */
+	if (left > 0)
+		pl_timer_start(loop, t, left);
+	else
+		conn_close(c, PL_CLOSE_IDLE, -ETIMEDOUT, 0);
+}
+
+static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage *ss)
+{
+	struct pl_conn *c;
+
+	if (s->cfg.max_conns && s->stats.open >= s->cfg.max_conns) {
+		struct pl_conn tmp = { .srv = s };
+		memcpy(&tmp.peer, ss, sizeof(tmp.peer));
+		close(fd);
+		s->stats.closed[PL_CLOSE_LIMIT]++;
+		struct pl_server_event ev = { PL_EV_REJECT, NULL, pl_conn_peer(&tmp), PL_CLOSE_LIMIT, 0, 0 };
+		if (s->cfg.on_event)
+			s->cfg.on_event(&ev, s->cfg.arg);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	memcpy(&c->peer, ss, sizeof(c->peer));
+	if (ss->ss_family != AF_UNIX)
+		pl_sock_nodelay(fd);
+	pl_io_init(&c->io, fd, on_conn, c);
+	pl_timer_init(&c->idle, on_idle, c);
+	c->last_active = pl_loop_now(s->loop);
+	if (pl_io_start(s->loop, &c->io, PL_READ) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	if (s->cfg.idle_timeout_ms)
+		pl_timer_start(s->loop, &c->idle, s->cfg.idle_timeout_ms);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->stats.accepted++;
+	s->stats.open++;
+	emit(s, PL_EV_OPEN, c, 0, 0, 0);
+}
+
+static void pause_accepting(struct pl_server *s, int on)
+{
+	for (size_t i = 0; i < s->nls; i++)
+		pl_io_start(s->loop, &s->ls[i].io, on ? 0 : PL_READ);
+	if (on)
+		pl_timer_start(s->loop, &s->accept_timer, ACCEPT_PAUSE_MS);
+}
+
+static void on_accept_timer(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct pl_server *s = t->data;
+
+	(void)loop;
+	if (!s->draining)
+		pause_accepting(s, 0);
+}
+
+/*
+ * Out of descriptors: give up the spare one, accept and close everything
+ * pending (those clients see a close instead of hanging in the backlog), and
+ * take the spare back.  Without this the listener stays readable and the loop
+ * spins (the libuv trick).
+ */
+static int shed_pending(struct pl_server *s, int lfd)
+{
+	int fd;
+
+	if (s->spare_fd < 0)
+		return -1;
+	close(s->spare_fd);
+	s->spare_fd = -1;
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(fd);
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return s->spare_fd < 0 ? -1 : 0;
+}
+
+static void accept_error(struct pl_server *s, int lfd, int err)
+{
+	if (!s->accept_failing) {
+		s->accept_failing = 1;
+		emit(s, PL_EV_ACCEPT_ERROR, NULL, 0, -err, 0);
+	}
+	if ((err == EMFILE || err == ENFILE) && shed_pending(s, lfd) == 0)
+		return;
+	pause_accepting(s, 1);
+}
+
+static void on_listener(struct pl_loop *loop, struct pl_io *io, unsigned events)
+{
+	struct listener *l = (struct listener *)io;
+	struct pl_server *s = l->srv;
+
+	(void)loop;
+	(void)events;
+	for (int i = 0; i < ACCEPTS_PER_WAKEUP && !s->draining; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN)
+				return;
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||
+			    errno == EPERM)
+				continue; /* that client is gone; the listener is fine */
+			accept_error(s, io->fd, errno);
+			return;
+		}
+		if (s->accept_failing) {
+			s->accept_failing = 0;
+			emit(s, PL_EV_ACCEPT_RESUMED, NULL, 0, 0, 0);
+		}
+		if (len < sizeof(ss))
+			memset((char *)&ss + len, 0, sizeof(ss) - len);
+		add_conn(s, fd, &ss);
+	}
+}
+
+int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg, struct pl_server **out)
+{
+	struct pl_server *s = calloc(1, sizeof(*s));
+
+	if (!s || !cfg->on_request || !(s->rbuf = malloc(READ_SIZE))) {
+		free(s);
+		return cfg->on_request ? -ENOMEM : -EINVAL;
+	}
+	s->loop = loop;
+	s->cfg = *cfg;
+	if (!s->cfg.max_msg)
+		s->cfg.max_msg = PL_FRAME_MAX_DEFAULT;
+	if (!s->cfg.out_cap)
+		s->cfg.out_cap = OUT_CAP_DEFAULT;
+	if (!s->cfg.drain_timeout_ms)
+		s->cfg.drain_timeout_ms = DRAIN_DEFAULT_MS;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pl_timer_init(&s->accept_timer, on_accept_timer, s);
+	pl_loop_set_post(loop, free_dead, s);
+	*out = s;
+	return 0;
+}
+
+int pl_server_listen_fd(struct pl_server *s, int fd)
+{
+	struct listener *ls = realloc(s->ls, (s->nls + 1) * sizeof(*ls));
+	int r;
+
+	if (!ls)
+		return -ENOMEM;
+	/* handles moved by realloc must be re-registered with their new address */
+	for (size_t i = 0; i < s->nls; i++)
+		pl_io_stop(s->loop, &s->ls[i].io);
+	s->ls = ls;
+	pl_io_init(&ls[s->nls].io, fd, on_listener, NULL);
+	ls[s->nls].srv = s;
+	s->nls++;
+	if ((r = pl_sock_nonblock(fd, 1)) < 0) {
+		s->nls--;
+		return r;
+	}
+	for (size_t i = 0; i < s->nls; i++)
+		if ((r = pl_io_start(s->loop, &s->ls[i].io, PL_READ)) < 0)
+			return r;
+	return 0;
+}
+
+static void close_listeners(struct pl_server *s)
+{
+	for (size_t i = 0; i < s->nls; i++) {
+		pl_io_stop(s->loop, &s->ls[i].io);
+		pl_listen_unlink(s->ls[i].io.fd);
+		close(s->ls[i].io.fd);
+	}
+	s->nls = 0;
+	pl_timer_stop(s->loop, &s->accept_timer);
+}
+
+static void close_all(struct pl_server *s)
+{
+	while (s->conns)
+		conn_close(s->conns, PL_CLOSE_SHUTDOWN, 0, 0);
+}
+
+static void on_drain_timeout(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct pl_server *s = t->data;
+
+	close_all(s);
+	pl_loop_stop(loop);
+}
+
+void pl_server_shutdown(struct pl_server *s)
+{
+	struct pl_conn *c, *next;
+
+	if (s->draining)
+		return;
+	s->draining = 1;
+	close_listeners(s);
+	pl_timer_init(&s->drain_timer, on_drain_timeout, s);
+	pl_timer_start(s->loop, &s->drain_timer, s->cfg.drain_timeout_ms);
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (quiet(c))
+			conn_close(c, PL_CLOSE_SHUTDOWN, 0, 0);
+	}
+	maybe_drained(s);
+}
+
+void pl_server_free(struct pl_server *s)
+{
+	if (!s)
+		return;
+	close_all(s);
+	close_listeners(s);
+	if (s->draining)
+		pl_timer_stop(s->loop, &s->drain_timer);
+	free_dead(s->loop, s);
+	pl_loop_set_post(s->loop, NULL, NULL);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	pl_buf_free(&s->scratch);
+	free(s->rbuf);
+	free(s->ls);
+	free(s);
+}

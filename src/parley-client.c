@@ -1,0 +1,337 @@
+/* parley-client - sends messages, prints replies. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "parley/buf.h"
+#include "parley/escape.h"
+#include "parley/frame.h"
+#include "parley/io.h"
+#include "parley/sock.h"
+
+#define DEFAULT_PORT 1234
+#define MAX_TARGETS 16
+#define OUT_HIGH (64 * 1024) /* queue no more requests than this ahead */
+
+struct client {
+	int fd;
+	const char *peer;
+	enum pl_proto proto;
+	uint32_t max_msg;
+	long long timeout_ms;
+	int verbose;
+	char **msgs;
+	int nmsgs, next;       /* argv messages; next to queue */
+	int in_stdin;          /* the current message source is stdin ("-") */
+	int stdin_eof;
+	struct pl_buf line;    /* stdin bytes not yet a whole line */
+	struct pl_buf out;     /* framed requests not yet written */
+	struct pl_decoder dec;
+	unsigned long long sent, received;
+	long long deadline;    /* for the oldest unanswered request */
+};
+
+static noreturn void usage(void)
+{
+	printf("Usage: parley-client [OPTIONS] [ADDRESS [MESSAGE...]]\n"
+	       "Send each MESSAGE as a request and print each reply.\n"
+	       "\n"
+	       "ADDRESS defaults to localhost:1234; MESSAGE defaults to hello.  A MESSAGE of -\n"
+	       "reads more messages from standard input, one per line.\n"
+	       "\n"
+	       "Connecting:\n"
+	       "  -4                      IPv4 addresses only\n"
+	       "  -6                      IPv6 addresses only\n"
+	       "  -s, --source ADDRESS    bind this local address (and port) before connecting\n"
+	       "  -t, --timeout SECONDS   bound the connect and the wait for each reply (default 10)\n"
+	       "  -v, --verbose           print the addresses of both ends once connected\n"
+	       "Protocol:\n"
+	       "  -p, --proto PROTO       framing: len (default), line or raw\n"
+	       "      --max-msg BYTES     largest reply accepted (default 16M)\n"
+	       "  -h, --help              show this help\n"
+	       "  -V, --version           show the version\n"
+	       "\n"
+	       "Exit status: 0 when every reply arrived, 1 on a network or protocol error,\n"
+	       "2 on a usage error.\n");
+	exit(0);
+}
+
+static void on_attempt(const struct pl_addr *t, int result, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->verbose && result < 0)
+		cli_warn("connect to %s: %s", cli_addr_str(t), strerror(-result));
+}
+
+static int resolve_source(struct pl_addr *src, enum pl_family fam)
+{
+	size_t n;
+	int r;
+
+	if (src->kind == PL_ADDR_ANY)
+		cli_usage_error("--source: give an address, not a port alone");
+	r = pl_addr_resolve(src, fam, src, 1, &n);
+	if (r < 0)
+		cli_die(1, "resolve %s: %s", src->host, pl_addr_resolve_strerror(r));
+	return 0;
+}
+
+static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family fam,
+		      const struct pl_addr *src)
+{
+	static struct pl_addr targets[MAX_TARGETS];
+	struct pl_connect_opts co = {
+		.timeout_ms = (int)c->timeout_ms, .source = src, .nonblock = 1,
+		.on_attempt = on_attempt, .arg = c,
+	};
+	size_t n, failed;
+	int r = pl_addr_resolve(a, fam, targets, MAX_TARGETS, &n);
+	int fd;
+
+	if (r < 0)
+		cli_die(1, "resolve %s: %s", a->kind == PL_ADDR_NAME ? a->host : cli_addr_str(a),
+			pl_addr_resolve_strerror(r));
+	fd = pl_connect(targets, n, &co, &failed);
+	if (fd < 0 && failed == n)
+		cli_die(1, "connect to %s: no address of the source address's family",
+			cli_addr_str(a));
+	if (fd < 0) {
+		if (!c->verbose)
+			cli_warn("connect to %s: %s", cli_addr_str(&targets[failed]), strerror(-fd));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Takes the next message, from argv or a whole stdin line; 1 if one was queued. */
+static int queue_next(struct client *c)
+{
+	for (;;) {
+		if (c->in_stdin) {
+			uint8_t *p = pl_buf_head(&c->line);
+			size_t n = pl_buf_len(&c->line);
+			uint8_t *nl = n ? memchr(p, '\n', n) : NULL;
+			if (nl || (c->stdin_eof && n)) {
+				size_t len = nl ? (size_t)(nl - p) : n;
+				if (pl_frame_append(c->proto, &c->out, p, len) < 0)
+					cli_die(1, "out of memory");
+				pl_buf_consume(&c->line, len + (nl != NULL));
+				return 1;
+			}
+			if (!c->stdin_eof)
+				return 0; /* wait for stdin */
+			c->in_stdin = 0;
+		}
+		if (c->next >= c->nmsgs)
+			return 0;
+		const char *m = c->msgs[c->next++];
+		if (strcmp(m, "-") == 0) {
+			c->in_stdin = 1;
+			continue;
+		}
+		if (pl_frame_append(c->proto, &c->out, m, strlen(m)) < 0)
+			cli_die(1, "out of memory");
+		return 1;
+	}
+}
+
+static int more_to_send(const struct client *c)
+{
+	return c->next < c->nmsgs || c->in_stdin;
+}
+
+static void fill(struct client *c, long long now)
+{
+	/* raw has no framing, so the replies of two requests in flight would merge */
+	while (pl_buf_len(&c->out) < OUT_HIGH &&
+	       (c->proto != PL_PROTO_RAW || (c->sent == c->received && !pl_buf_len(&c->out)))) {
+		if (!queue_next(c))
+			break;
+		if (c->sent++ == c->received)
+			c->deadline = now + c->timeout_ms;
+	}
+}
+
+static void print_reply(const uint8_t *p, size_t n)
+{
+	char text[PL_ESCAPE_CAP(PL_ESCAPE_LIMIT)];
+
+	pl_escape(p, n, PL_ESCAPE_LIMIT, text, sizeof(text));
+	printf("server says: %s\n", text);
+}
+
+static void read_replies(struct client *c, long long now)
+{
+	uint8_t buf[64 * 1024];
+	ssize_t n = read(c->fd, buf, sizeof(buf));
+	struct pl_frame f;
+	int r;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0)
+		cli_die(1, "read from %s: %s", c->peer, strerror(errno));
+	if (n == 0) {
+		if (c->sent == c->received && !more_to_send(c))
+			return;
+		cli_die(1, "%s: connection closed by the server after %llu of %llu replies", c->peer,
+			c->received, c->sent + (more_to_send(c) ? 1 : 0));
+	}
+	if (c->proto == PL_PROTO_RAW) {
+		print_reply(buf, (size_t)n);
+		c->received++;
+		c->deadline = now + c->timeout_ms;
+		return;
+	}
+	if (pl_decoder_feed(&c->dec, buf, (size_t)n) < 0)
+		cli_die(1, "out of memory");
+	while ((r = pl_decoder_next(&c->dec, &f)) == 1) {
+		if (c->received == c->sent)
+			cli_die(1, "%s: protocol error: a reply nobody asked for", c->peer);
+		print_reply(f.msg, f.len);
+		c->received++;
+		c->deadline = now + c->timeout_ms;
+	}
+	if (r < 0)
+		cli_die(1, "%s: reply of %llu bytes exceeds --max-msg %u", c->peer,
+			(unsigned long long)f.declared, c->max_msg);
+}
+
+static void read_stdin(struct client *c)
+{
+	ssize_t n;
+
+	if (pl_buf_reserve(&c->line, 16384) < 0)
+		cli_die(1, "out of memory");
+	n = read(STDIN_FILENO, pl_buf_tail(&c->line), pl_buf_room(&c->line));
+	if (n < 0 && errno != EINTR && errno != EAGAIN)
+		cli_die(1, "read from stdin: %s", strerror(errno));
+	if (n == 0)
+		c->stdin_eof = 1;
+	if (n > 0)
+		pl_buf_commit(&c->line, (size_t)n);
+	if (pl_buf_len(&c->line) > c->max_msg)
+		cli_die(1, "stdin: line longer than --max-msg %u", c->max_msg);
+}
+
+static void write_requests(struct client *c)
+{
+	ssize_t n = send(c->fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
+
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		cli_die(1, "write to %s: %s", c->peer, strerror(errno));
+	if (n > 0)
+		pl_buf_consume(&c->out, (size_t)n);
+}
+
+static void run(struct client *c)
+{
+	for (;;) {
+		long long now = pl_io_now_ms();
+		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = -1 } };
+		int want_stdin, timeout, r;
+
+		fill(c, now);
+		if (!more_to_send(c) && !pl_buf_len(&c->out) && c->sent == c->received)
+			return;
+		if (pl_buf_len(&c->out))
+			p[0].events |= POLLOUT;
+		want_stdin = c->in_stdin && !c->stdin_eof && pl_buf_len(&c->out) < OUT_HIGH;
+		if (want_stdin)
+			p[1] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+		timeout = -1;
+		if (c->sent > c->received && c->timeout_ms > 0) {
+			long long left = c->deadline - now;
+			if (left <= 0)
+				cli_die(1, "%s: no reply within %.3g s", c->peer, c->timeout_ms / 1000.0);
+			timeout = (int)left;
+		}
+		r = poll(p, 2, timeout);
+		if (r < 0 && errno != EINTR)
+			cli_die(1, "poll: %s", strerror(errno));
+		if (r <= 0)
+			continue;
+		now = pl_io_now_ms();
+		if (p[0].revents & POLLOUT)
+			write_requests(c);
+		if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
+			read_replies(c, now);
+		if (p[1].revents)
+			read_stdin(c);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "source", required_argument, 0, 's' }, { "timeout", required_argument, 0, 't' },
+		{ "verbose", no_argument, 0, 'v' },      { "proto", required_argument, 0, 'p' },
+		{ "max-msg", required_argument, 0, 1 },  { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },      { 0, 0, 0, 0 },
+	};
+	static char *def_msgs[] = { "hello" };
+	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT, .timeout_ms = 10000 };
+	enum pl_family fam = PL_FAMILY_ANY;
+	struct pl_addr addr, src, local;
+	const char *src_text = NULL;
+	int ch;
+
+	cli_prog = "parley-client";
+	while ((ch = getopt_long(argc, argv, "46s:t:vp:hV", longs, NULL)) != -1) {
+		switch (ch) {
+		case '4': fam = PL_FAMILY_4; break;
+		case '6': fam = PL_FAMILY_6; break;
+		case 's': src_text = optarg; break;
+		case 't': c.timeout_ms = cli_seconds_ms("--timeout", optarg); break;
+		case 'v': c.verbose = 1; break;
+		case 'p':
+			if (pl_proto_parse(optarg, &c.proto) < 0)
+				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
+			break;
+		case 1: c.max_msg = (uint32_t)cli_size("--max-msg", optarg, UINT32_MAX); break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: cli_usage_error("unknown option");
+		}
+	}
+	cli_addr(&addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
+	c.msgs = optind + 1 < argc ? argv + optind + 1 : def_msgs;
+	c.nmsgs = optind + 1 < argc ? argc - optind - 1 : 1;
+	for (int i = 0; c.proto == PL_PROTO_LINE && i < c.nmsgs; i++)
+		if (strchr(c.msgs[i], '\n'))
+			cli_usage_error("a message cannot contain a newline with --proto line");
+	if (src_text) {
+		cli_addr(&src, src_text, 0, PL_ADDR_PASSIVE);
+		resolve_source(&src, fam);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	pl_decoder_init(&c.dec, c.proto, c.max_msg);
+
+	c.fd = connect_to(&c, &addr, fam, src_text ? &src : NULL);
+	{
+		static char peer_text[PL_ADDR_TEXT_MAX];
+		struct pl_addr peer;
+		if (pl_addr_peer(c.fd, &peer) < 0)
+			peer = addr;
+		pl_addr_format(&peer, peer_text, sizeof(peer_text));
+		c.peer = peer_text;
+		if (c.verbose && pl_addr_local(c.fd, &local) == 0)
+			fprintf(stderr, "connected to %s from %s\n", c.peer, cli_addr_str(&local));
+	}
+	run(&c);
+	close(c.fd);
+	pl_decoder_free(&c.dec);
+	pl_buf_free(&c.out);
+	pl_buf_free(&c.line);
+	if (fflush(stdout) != 0)
+		cli_die(1, "write to stdout: %s", strerror(errno));
+	return 0;
+}

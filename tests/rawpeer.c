@@ -1,0 +1,336 @@
+/*
+ * rawpeer - a scriptable peer for tests: writes arbitrary bytes, splits
+ * writes, stops reading, half-closes and resets on command.
+ *
+ *   rawpeer [-t MS] ADDRESS CMD...      connect, then run CMDs in order
+ *   rawpeer [-t MS] -l ADDRESS CMD...   listen, print "listening on X", accept one, run CMDs
+ *
+ * CMDs (TEXT takes C escapes \n \r \t \0 \\ \xHH):
+ *   w:TEXT         write raw bytes          m:TEXT        write one len-framed message
+ *   M:N:TEXT       N framed messages, one write buffer
+ *   b:TEXT         a framed message, one byte per write
+ *   bd:MS:TEXT     the same with MS between bytes
+ *   h:N            a len header declaring N bytes, no body
+ *   big:N          one framed message of N pattern bytes
+ *   r:N            read N framed replies, print "reply: ESCAPED" each
+ *   rc:N:TEXT      read N framed replies, each must be TEXT; print "rc ok N"
+ *   rbig:N         read one framed reply of N pattern bytes; print "rbig ok"
+ *   rb:N           read N raw bytes, print "raw: ESCAPED"
+ *   eof            wait for the peer to close: prints "eof", "reset" or "timeout"
+ *   shut           shutdown(SHUT_WR)          rst      reset (SO_LINGER 0) and exit
+ *   sleep:MS       pause                      say:TEXT print TEXT (a sync point)
+ *   kill:PID:SIG   send a signal              hold:N   open N more connections
+ *   release        close the held ones        multi:N:MSG:REPLY  N clients at once
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "parley/parley.h"
+
+static int timeout_ms = 10000;
+static struct pl_addr target;
+static int held[100000];
+static int nheld;
+
+static void die(const char *what, int err)
+{
+	printf("error: %s: %s\n", what, strerror(-err));
+	exit(1);
+}
+
+static size_t unescape(const char *s, uint8_t *out)
+{
+	size_t n = 0;
+
+	while (*s) {
+		if (*s != '\\' || !s[1]) {
+			out[n++] = (uint8_t)*s++;
+			continue;
+		}
+		s++;
+		switch (*s) {
+		case 'n': out[n++] = '\n'; s++; break;
+		case 'r': out[n++] = '\r'; s++; break;
+		case 't': out[n++] = '\t'; s++; break;
+		case '0': out[n++] = 0; s++; break;
+		case 'x': {
+			unsigned v = 0;
+			sscanf(s + 1, "%2x", &v);
+			out[n++] = (uint8_t)v;
+			s += 3;
+			break;
+		}
+		default: out[n++] = (uint8_t)*s++;
+		}
+	}
+	return n;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void put(int fd, const void *p, size_t n)
+{
+	ssize_t r = pl_io_write_full(fd, p, n, timeout_ms);
+
+	if (r < 0)
+		die("write", (int)r);
+}
+
+static void framed(struct pl_buf *b, const uint8_t *p, size_t n)
+{
+	if (pl_frame_append(PL_PROTO_LEN, b, p, n) < 0)
+		die("frame", -ENOMEM);
+}
+
+/* Reads one framed reply into b (reset first); 0, or -errno / -EPIPE at EOF. */
+static int get_reply(int fd, struct pl_buf *b)
+{
+	uint8_t h[4];
+	ssize_t r = pl_io_read_full(fd, h, 4, timeout_ms);
+	uint32_t len;
+
+	if (r != 4)
+		return r < 0 ? (int)r : -EPIPE;
+	len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+	pl_buf_free(b);
+	if (pl_buf_reserve(b, len ? len : 1) < 0)
+		return -ENOMEM;
+	r = pl_io_read_full(fd, pl_buf_tail(b), len, timeout_ms);
+	if (r != (ssize_t)len)
+		return r < 0 ? (int)r : -EPIPE;
+	pl_buf_commit(b, len);
+	return 0;
+}
+
+static void print_esc(const char *tag, const uint8_t *p, size_t n)
+{
+	char text[PL_ESCAPE_CAP(PL_ESCAPE_LIMIT)];
+
+	pl_escape(p, n, PL_ESCAPE_LIMIT, text, sizeof(text));
+	printf("%s: %s\n", tag, text);
+}
+
+static int connect_target(void)
+{
+	struct pl_connect_opts o = { .timeout_ms = timeout_ms };
+	int fd = pl_connect(&target, 1, &o, NULL);
+
+	if (fd < 0)
+		die("connect", fd);
+	return fd;
+}
+
+static void wait_eof(int fd)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t r = pl_io_read_full(fd, buf, sizeof(buf), timeout_ms);
+		if (r == -ETIMEDOUT) {
+			printf("timeout\n");
+			return;
+		}
+		if (r < 0) {
+			printf(r == -ECONNRESET ? "reset\n" : "error: %s\n", strerror((int)-r));
+			return;
+		}
+		if (r < (ssize_t)sizeof(buf)) {
+			printf("eof\n");
+			return;
+		}
+	}
+}
+
+static void multi(int n, const char *msg, const char *reply)
+{
+	int *fds = calloc((size_t)n, sizeof(int));
+	struct pl_buf req = { 0 }, rep = { 0 };
+	uint8_t m[4096], want[4096];
+	size_t mlen = unescape(msg, m), wlen = unescape(reply, want);
+	int ok = 0;
+
+	framed(&req, m, mlen);
+	for (int i = 0; i < n; i++)
+		fds[i] = connect_target();
+	for (int i = 0; i < n; i++)
+		put(fds[i], pl_buf_head(&req), pl_buf_len(&req));
+	for (int i = 0; i < n; i++) {
+		if (get_reply(fds[i], &rep) == 0 && pl_buf_len(&rep) == wlen &&
+		    memcmp(pl_buf_head(&rep), want, wlen) == 0)
+			ok++;
+		close(fds[i]);
+	}
+	printf("multi %d of %d ok\n", ok, n);
+	pl_buf_free(&req);
+	pl_buf_free(&rep);
+	free(fds);
+}
+
+static void run(int fd, const char *cmd)
+{
+	static uint8_t tmp[1 << 16];
+	struct pl_buf b = { 0 };
+	size_t n;
+	long a1 = 0;
+	const char *rest;
+
+	if (strncmp(cmd, "w:", 2) == 0) {
+		n = unescape(cmd + 2, tmp);
+		put(fd, tmp, n);
+	} else if (strncmp(cmd, "m:", 2) == 0) {
+		framed(&b, tmp, unescape(cmd + 2, tmp));
+		put(fd, pl_buf_head(&b), pl_buf_len(&b));
+	} else if (sscanf(cmd, "M:%ld:", &a1) == 1 && (rest = strchr(cmd + 2, ':'))) {
+		n = unescape(rest + 1, tmp);
+		for (long i = 0; i < a1; i++)
+			framed(&b, tmp, n);
+		put(fd, pl_buf_head(&b), pl_buf_len(&b));
+	} else if (strncmp(cmd, "b:", 2) == 0 || sscanf(cmd, "bd:%ld:", &a1) == 1) {
+		rest = cmd[1] == ':' ? cmd + 2 : strchr(cmd + 3, ':') + 1;
+		framed(&b, tmp, unescape(rest, tmp));
+		for (size_t i = 0; i < pl_buf_len(&b); i++) {
+			put(fd, pl_buf_head(&b) + i, 1);
+			if (a1)
+				sleep_ms(a1);
+		}
+	} else if (sscanf(cmd, "h:%ld", &a1) == 1) {
+		pl_frame_encode_head(PL_PROTO_LEN, tmp, (size_t)(unsigned long)a1);
+		put(fd, tmp, 4);
+	} else if (sscanf(cmd, "big:%ld", &a1) == 1) {
+		if (pl_buf_reserve(&b, (size_t)a1 + 4) < 0)
+			die("big", -ENOMEM);
+		pl_frame_encode_head(PL_PROTO_LEN, pl_buf_tail(&b), (size_t)a1);
+		for (long i = 0; i < a1; i++)
+			pl_buf_tail(&b)[4 + i] = (uint8_t)(i * 31 + 7);
+		pl_buf_commit(&b, (size_t)a1 + 4);
+		put(fd, pl_buf_head(&b), pl_buf_len(&b));
+	} else if (sscanf(cmd, "rbig:%ld", &a1) == 1) {
+		int r = get_reply(fd, &b);
+		if (r < 0)
+			die("rbig", r);
+		int good = pl_buf_len(&b) == (size_t)a1;
+		for (long i = 0; good && i < a1; i++)
+			good = pl_buf_head(&b)[i] == (uint8_t)(i * 31 + 7);
+		printf(good ? "rbig ok\n" : "rbig mismatch (%zu bytes)\n", pl_buf_len(&b));
+	} else if (sscanf(cmd, "rc:%ld:", &a1) == 1 && (rest = strchr(cmd + 3, ':'))) {
+		n = unescape(rest + 1, tmp);
+		for (long i = 0; i < a1; i++) {
+			int r = get_reply(fd, &b);
+			if (r < 0 || pl_buf_len(&b) != n || memcmp(pl_buf_head(&b), tmp, n) != 0) {
+				printf("rc mismatch at %ld (%s)\n", i, r < 0 ? strerror(-r) : "content");
+				exit(1);
+			}
+		}
+		printf("rc ok %ld\n", a1);
+	} else if (sscanf(cmd, "r:%ld", &a1) == 1) {
+		for (long i = 0; i < a1; i++) {
+			int r = get_reply(fd, &b);
+			if (r < 0)
+				die("read reply", r);
+			print_esc("reply", pl_buf_head(&b), pl_buf_len(&b));
+		}
+	} else if (sscanf(cmd, "rb:%ld", &a1) == 1) {
+		ssize_t r = pl_io_read_full(fd, tmp, (size_t)a1 < sizeof(tmp) ? (size_t)a1 : sizeof(tmp),
+					    timeout_ms);
+		if (r < 0)
+			die("read", (int)r);
+		print_esc("raw", tmp, (size_t)r);
+	} else if (strcmp(cmd, "eof") == 0) {
+		wait_eof(fd);
+	} else if (strcmp(cmd, "shut") == 0) {
+		shutdown(fd, SHUT_WR);
+	} else if (strcmp(cmd, "rst") == 0) {
+		struct linger lg = { 1, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		exit(0);
+	} else if (sscanf(cmd, "sleep:%ld", &a1) == 1) {
+		sleep_ms(a1);
+	} else if (strncmp(cmd, "say:", 4) == 0) {
+		printf("%s\n", cmd + 4);
+	} else if (strncmp(cmd, "kill:", 5) == 0) {
+		long pid = 0, sig = 0;
+		sscanf(cmd + 5, "%ld:%ld", &pid, &sig);
+		kill((pid_t)pid, (int)sig);
+	} else if (sscanf(cmd, "hold:%ld", &a1) == 1) {
+		for (long i = 0; i < a1 && nheld < 100000; i++) {
+			struct pl_connect_opts o = { .timeout_ms = timeout_ms };
+			int h = pl_connect(&target, 1, &o, NULL);
+			if (h < 0) {
+				printf("hold: %d connected, then %s\n", nheld, strerror(-h));
+				break;
+			}
+			held[nheld++] = h;
+		}
+	} else if (strcmp(cmd, "release") == 0) {
+		while (nheld)
+			close(held[--nheld]);
+	} else if (sscanf(cmd, "multi:%ld:", &a1) == 1 && (rest = strchr(cmd + 6, ':'))) {
+		char msg[1024];
+		const char *colon = strchr(rest + 1, ':');
+		if (!colon)
+			die("multi", -EINVAL);
+		snprintf(msg, sizeof(msg), "%.*s", (int)(colon - rest - 1), rest + 1);
+		multi((int)a1, msg, colon + 1);
+	} else {
+		fprintf(stderr, "rawpeer: unknown command '%s'\n", cmd);
+		exit(2);
+	}
+	fflush(stdout);
+	pl_buf_free(&b);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1, listen_mode = 0, fd;
+	const char *why;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (i + 1 < argc && strcmp(argv[i], "-t") == 0) {
+		timeout_ms = atoi(argv[i + 1]);
+		i += 2;
+	}
+	if (i < argc && strcmp(argv[i], "-l") == 0) {
+		listen_mode = 1;
+		i++;
+	}
+	if (i >= argc || pl_addr_parse(&target, argv[i], 0, listen_mode ? PL_ADDR_PASSIVE : 0, &why) < 0) {
+		fprintf(stderr, "usage: rawpeer [-t MS] [-l] ADDRESS CMD...\n");
+		return 2;
+	}
+	i++;
+	if (listen_mode) {
+		struct pl_addr bound;
+		int lfd = pl_listen(&target, NULL);
+		if (lfd < 0)
+			die("listen", lfd);
+		pl_addr_local(lfd, &bound);
+		pl_addr_format(&bound, (char *)held, sizeof(held));
+		printf("listening on %s\n", (char *)held);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			die("accept", -errno);
+		close(lfd);
+	} else {
+		fd = strncmp(argv[i < argc ? i : 0], "multi:", 6) == 0 ? -1 : connect_target();
+	}
+	for (; i < argc; i++)
+		run(fd, argv[i]);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}

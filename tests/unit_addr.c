@@ -1,0 +1,150 @@
+/* unit_addr.c - address parsing, formatting, conversions, resolution. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include "parley/addr.h"
+#include "unit.h"
+
+static void roundtrip(const char *text, unsigned flags, const char *want)
+{
+	struct pl_addr a, b;
+	char buf[PL_ADDR_TEXT_MAX];
+	const char *why = NULL;
+
+	if (pl_addr_parse(&a, text, 1234, flags, &why) != 0) {
+		fprintf(stderr, "parse '%s' failed: %s\n", text, why);
+		unit_failures++;
+		return;
+	}
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, want);
+	CHECK(pl_addr_parse(&b, buf, 1234, flags, NULL) == 0);
+	CHECK(pl_addr_equal(&a, &b));
+}
+
+static void test_addr_parse_format_roundtrip(void)
+{
+	roundtrip("127.0.0.1:1234", 0, "127.0.0.1:1234");
+	roundtrip("[::1]:1234", 0, "[::1]:1234");
+	roundtrip("[fe80::1%lo]:99", 0, "[fe80::1%lo]:99");
+	roundtrip("[fe80::1%1]:99", 0, "[fe80::1%lo]:99");
+	roundtrip("localhost:80", 0, "localhost:80");
+	roundtrip("localhost", 0, "localhost:1234");
+	roundtrip("1234", PL_ADDR_PASSIVE, ":1234");
+	roundtrip(":0", PL_ADDR_PASSIVE, ":0");
+	roundtrip("0.0.0.0:0", PL_ADDR_PASSIVE, "0.0.0.0:0");
+	roundtrip("[::]:65535", PL_ADDR_PASSIVE, "[::]:65535");
+	roundtrip("::1", 0, "[::1]:1234");
+	roundtrip("unix:/tmp/x.sock", 0, "unix:/tmp/x.sock");
+	roundtrip("unix:@parley-test", 0, "unix:@parley-test");
+	roundtrip("[2001:db8::a:b]:7", 0, "[2001:db8::a:b]:7");
+}
+
+static void test_addr_fields(void)
+{
+	struct pl_addr a;
+
+	CHECK(pl_addr_parse(&a, "10.1.2.3:80", 0, 0, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_IP4);
+	CHECK_EQ_INT(a.port, 80);
+	CHECK(a.ip[0] == 10 && a.ip[3] == 3);
+	CHECK(pl_addr_parse(&a, "[fe80::1%lo]:1", 0, 0, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_IP6);
+	CHECK_EQ_INT(a.scope_id, 1);
+	CHECK(pl_addr_parse(&a, "unix:@abc", 0, 0, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_ABSTRACT);
+	CHECK_EQ_INT(a.path_len, 3);
+	CHECK(pl_addr_parse(&a, ":5", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_ANY);
+}
+
+static void reject(const char *text, unsigned flags, const char *want_why)
+{
+	struct pl_addr a;
+	const char *why = NULL;
+	int r = pl_addr_parse(&a, text, 1234, flags, &why);
+
+	if (r != -EINVAL || !why || strcmp(why, want_why) != 0) {
+		fprintf(stderr, "'%s': r=%d why=%s, expected \"%s\"\n", text, r, why ? why : "(null)",
+			want_why);
+		unit_failures++;
+	}
+}
+
+static void test_addr_rejections(void)
+{
+	char longpath[200] = "unix:/";
+
+	reject("", 0, "empty address");
+	reject("127.0.0.1:0", 0, "port 0 is only for listening");
+	reject("127.0.0.1:65536", 0, "port above 65535");
+	reject("127.0.0.1:999999", 0, "port above 65535");
+	reject("127.0.0.1:12x", 0, "port is not a number");
+	reject("127.0.0.1:", 0, "missing port after ':'");
+	reject("[::1]:80x", 0, "port is not a number");
+	reject("[::1]x", 0, "junk after ']' (expected :port)");
+	reject("[::1", 0, "unterminated '[' in address");
+	reject("[1.2.3.4]:5", 0, "not an IPv6 address inside [ ]");
+	reject("[fe80::1%nosuchif0]:5", 0, "unknown network interface in IPv6 scope");
+	reject("1234", 0, "a port alone is only for listening");
+	reject("unix:", 0, "empty Unix socket path");
+	reject("bad host!:80", 0, "invalid character in host name");
+	memset(longpath + 6, 'a', 150);
+	longpath[156] = '\0';
+	reject(longpath, 0, "Unix socket path longer than sun_path (107 bytes)");
+}
+
+static void test_addr_sockaddr_roundtrip(void)
+{
+	const char *texts[] = { "127.0.0.1:1", "[::1]:2", "[fe80::2%lo]:3", "unix:/a/b", "unix:@x" };
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct pl_addr a, b;
+		struct sockaddr_storage ss;
+		socklen_t len;
+		CHECK(pl_addr_parse(&a, texts[i], 0, 0, NULL) == 0);
+		CHECK(pl_addr_to_sockaddr(&a, &ss, &len) == 0);
+		CHECK(pl_addr_from_sockaddr(&b, (struct sockaddr *)&ss, len) == 0);
+		CHECK(pl_addr_equal(&a, &b));
+	}
+}
+
+static void test_addr_abstract_sockaddr_layout(void)
+{
+	struct pl_addr a;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct sockaddr_un *su = (struct sockaddr_un *)&ss;
+
+	CHECK(pl_addr_parse(&a, "unix:@name", 0, 0, NULL) == 0);
+	CHECK(pl_addr_to_sockaddr(&a, &ss, &len) == 0);
+	CHECK(su->sun_path[0] == '\0' && memcmp(su->sun_path + 1, "name", 4) == 0);
+	CHECK_EQ_INT(len, offsetof(struct sockaddr_un, sun_path) + 5);
+}
+
+static void test_addr_resolve_keeps_order(void)
+{
+	struct pl_addr a, out[8];
+	size_t n = 0;
+
+	CHECK(pl_addr_parse(&a, "127.0.0.1:5", 0, 0, NULL) == 0);
+	CHECK(pl_addr_resolve(&a, PL_FAMILY_ANY, out, 8, &n) == 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(pl_addr_equal(&a, &out[0]));
+	CHECK(pl_addr_resolve(&a, PL_FAMILY_6, out, 8, &n) == -EAFNOSUPPORT);
+	CHECK(pl_addr_parse(&a, "localhost:7", 0, 0, NULL) == 0);
+	CHECK(pl_addr_resolve(&a, PL_FAMILY_4, out, 8, &n) == 0);
+	CHECK(n >= 1);
+	CHECK(out[0].kind == PL_ADDR_IP4 && out[0].port == 7);
+	CHECK(pl_addr_parse(&a, "no-such-host.invalid:7", 0, 0, NULL) == 0);
+	CHECK(pl_addr_resolve(&a, PL_FAMILY_ANY, out, 8, &n) < 0);
+}
+
+static const struct unit_test tests[] = {
+	T(test_addr_parse_format_roundtrip), T(test_addr_fields), T(test_addr_rejections),
+	T(test_addr_sockaddr_roundtrip), T(test_addr_abstract_sockaddr_layout),
+	T(test_addr_resolve_keeps_order),
+};
+UNIT_MAIN(tests)
