@@ -235,13 +235,14 @@ int main(int argc, char **argv)
 		cli_die(1, "event loop: %s", strerror(-r));
 	if ((r = pl_server_new(loop, &o.cfg, &srv)) < 0)
 		cli_die(1, "server: %s", strerror(-r));
+	/* before "listening on": a test may signal as soon as it reads that line */
+	pl_loop_signal(loop, SIGINT, on_signal, srv);
+	pl_loop_signal(loop, SIGTERM, on_signal, srv);
 	if (open_listeners(argc, argv, &o, srv) < 0) {
 		pl_server_free(srv);
 		pl_loop_free(loop);
 		return 1;
 	}
-	pl_loop_signal(loop, SIGINT, on_signal, srv);
-	pl_loop_signal(loop, SIGTERM, on_signal, srv);
 	r = pl_loop_run(loop);
 	if (r < 0)
 		cli_warn("event loop: %s", strerror(-r));

@@ -4,6 +4,8 @@
  *
  *   rawpeer [-t MS] ADDRESS CMD...      connect, then run CMDs in order
  *   rawpeer [-t MS] -l ADDRESS CMD...   listen, print "listening on X", accept one, run CMDs
+ *   rawpeer [-t MS] -B ADDRESS          a black hole: a listener whose accept queue is
+ *                                       kept full, so new SYNs are dropped; lives -t MS
  *
  * CMDs (TEXT takes C escapes \n \r \t \0 \\ \xHH):
  *   w:TEXT         write raw bytes          m:TEXT        write one len-framed message
@@ -293,6 +295,34 @@ static void run(int fd, const char *cmd)
 	pl_buf_free(&b);
 }
 
+/* Fills a backlog-0 listener's queue so the kernel drops further SYNs. */
+static int black_hole(void)
+{
+	struct pl_listen_opts lo = { .backlog = -1 };
+	struct pl_addr bound;
+	char text[PL_ADDR_TEXT_MAX];
+	int lfd = pl_listen(&target, &lo), fill[4];
+
+	if (lfd < 0)
+		die("listen", lfd);
+	if (listen(lfd, 0) < 0)
+		die("listen", -errno);
+	pl_addr_local(lfd, &bound);
+	target = bound;
+	for (int k = 0; k < 4; k++) {
+		/* a short timeout: once the queue is full these stop completing */
+		struct pl_connect_opts o = { .timeout_ms = 200 };
+		fill[k] = pl_connect(&target, 1, &o, NULL);
+	}
+	pl_addr_format(&bound, text, sizeof(text));
+	printf("listening on %s\n", text);
+	sleep_ms(timeout_ms);
+	for (int k = 0; k < 4; k++)
+		if (fill[k] >= 0)
+			close(fill[k]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1, listen_mode = 0, fd;
@@ -307,12 +337,17 @@ int main(int argc, char **argv)
 	if (i < argc && strcmp(argv[i], "-l") == 0) {
 		listen_mode = 1;
 		i++;
+	} else if (i < argc && strcmp(argv[i], "-B") == 0) {
+		listen_mode = 2;
+		i++;
 	}
 	if (i >= argc || pl_addr_parse(&target, argv[i], 0, listen_mode ? PL_ADDR_PASSIVE : 0, &why) < 0) {
 		fprintf(stderr, "usage: rawpeer [-t MS] [-l] ADDRESS CMD...\n");
 		return 2;
 	}
 	i++;
+	if (listen_mode == 2)
+		return black_hole();
 	if (listen_mode) {
 		struct pl_addr bound;
 		int lfd = pl_listen(&target, NULL);

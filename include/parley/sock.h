@@ -29,10 +29,13 @@ struct pl_listen_opts {
 int pl_listen(const struct pl_addr *a, const struct pl_listen_opts *o);
 
 /*
- * Removes the Unix socket file of listener fd if it is still the one fd is
- * bound to (same inode), so a later server's file is never taken away.
+ * The inode of the socket file a Unix path listener is bound to (0 for any
+ * other listener).  Take it right after pl_listen and hand it back to
+ * pl_listen_unlink, which removes the file only if it is still that inode,
+ * so a file a later server made at the same path is never taken away.
  */
-void pl_listen_unlink(int fd);
+unsigned long pl_listen_ino(int fd);
+void pl_listen_unlink(int fd, unsigned long ino);
 
 struct pl_connect_opts {
 	int timeout_ms;                /* each attempt; <= 0: no limit */

@@ -250,6 +250,10 @@ int pl_loop_signal(struct pl_loop *l, int signo, pl_signal_cb cb, void *arg)
 
 	if (signo <= 0 || signo >= NSIG_MAX)
 		return -EINVAL;
+	/* an ignored signal is discarded even while blocked, so it would never
+	 * reach the signalfd (shells start background jobs with SIGINT ignored) */
+	if (signal(signo, SIG_DFL) == SIG_ERR)
+		return -errno;
 	sigaddset(&l->sigmask, signo);
 	if (sigprocmask(SIG_BLOCK, &l->sigmask, NULL) < 0)
 		return -errno;

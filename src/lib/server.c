@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #define ACCEPT_PAUSE_MS 100        /* after ENOBUFS/ENOMEM or a lost spare fd */
 #define OUT_CAP_DEFAULT (1024 * 1024)
 #define DRAIN_DEFAULT_MS 5000
+#define SHUTDOWN_ACCEPTS 4096       /* a full SOMAXCONN backlog */
 
 struct pl_conn {
 	struct pl_io io;
@@ -35,6 +35,7 @@ struct pl_conn {
 struct listener {
 	struct pl_io io;
 	struct pl_server *srv;
+	unsigned long ino; /* of its Unix socket file, removed on close */
 };
 
 struct pl_server {
@@ -227,11 +228,12 @@ static int flush(struct pl_conn *c)
 /* No request pending and no reply unsent, in our buffers or the kernel's. */
 static int quiet(const struct pl_conn *c)
 {
-	int pending = 0;
+	char byte;
 
 	if (pl_buf_len(&c->out) || (pl_buf_len(&c->in) && !c->eof))
 		return 0;
-	return c->eof || ioctl(c->io.fd, FIONREAD, &pending) < 0 || pending == 0;
+	/* a peek, not FIONREAD: that is not reliable for every socket type */
+	return c->eof || recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
 }
 
 static void update_interest(struct pl_conn *c)
@@ -429,14 +431,9 @@ static void accept_error(struct pl_server *s, int lfd, int err)
 	pause_accepting(s, 1);
 }
 
-static void on_listener(struct pl_loop *loop, struct pl_io *io, unsigned events)
+static void accept_some(struct pl_server *s, struct pl_io *io, int max)
 {
-	struct listener *l = (struct listener *)io;
-	struct pl_server *s = l->srv;
-
-	(void)loop;
-	(void)events;
-	for (int i = 0; i < ACCEPTS_PER_WAKEUP && !s->draining; i++) {
+	for (int i = 0; i < max; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -457,6 +454,13 @@ static void on_listener(struct pl_loop *loop, struct pl_io *io, unsigned events)
 			memset((char *)&ss + len, 0, sizeof(ss) - len);
 		add_conn(s, fd, &ss);
 	}
+}
+
+static void on_listener(struct pl_loop *loop, struct pl_io *io, unsigned events)
+{
+	(void)loop;
+	(void)events;
+	accept_some(((struct listener *)io)->srv, io, ACCEPTS_PER_WAKEUP);
 }
 
 int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg, struct pl_server **out)
@@ -495,6 +499,7 @@ int pl_server_listen_fd(struct pl_server *s, int fd)
 	s->ls = ls;
 	pl_io_init(&ls[s->nls].io, fd, on_listener, NULL);
 	ls[s->nls].srv = s;
+	ls[s->nls].ino = pl_listen_ino(fd);
 	s->nls++;
 	if ((r = pl_sock_nonblock(fd, 1)) < 0) {
 		s->nls--;
@@ -510,7 +515,7 @@ static void close_listeners(struct pl_server *s)
 {
 	for (size_t i = 0; i < s->nls; i++) {
 		pl_io_stop(s->loop, &s->ls[i].io);
-		pl_listen_unlink(s->ls[i].io.fd);
+		pl_listen_unlink(s->ls[i].io.fd, s->ls[i].ino);
 		close(s->ls[i].io.fd);
 	}
 	s->nls = 0;
@@ -537,6 +542,10 @@ void pl_server_shutdown(struct pl_server *s)
 
 	if (s->draining)
 		return;
+	/* clients already in the accept queue have connected: serve them too,
+	 * rather than resetting them when the listener closes */
+	for (size_t i = 0; i < s->nls; i++)
+		accept_some(s, &s->ls[i].io, SHUTDOWN_ACCEPTS);
 	s->draining = 1;
 	close_listeners(s);
 	pl_timer_init(&s->drain_timer, on_drain_timeout, s);

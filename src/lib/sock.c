@@ -137,26 +137,45 @@ int pl_listen(const struct pl_addr *a, const struct pl_listen_opts *o)
 		r = -errno;
 	if (r < 0) {
 		if (a->kind == PL_ADDR_UNIX && r != -EADDRINUSE)
-			pl_listen_unlink(fd);
+			pl_listen_unlink(fd, pl_listen_ino(fd));
 		return close_err(fd, r);
 	}
 	return fd;
 }
 
-void pl_listen_unlink(int fd)
+/* The path a Unix listener is bound to, or NULL. */
+static const char *bound_path(int fd, struct sockaddr_un *su)
+{
+	socklen_t len = sizeof(*su);
+
+	memset(su, 0, sizeof(*su));
+	if (getsockname(fd, (struct sockaddr *)su, &len) < 0 || su->sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || su->sun_path[0] == '\0')
+		return NULL;
+	su->sun_path[sizeof(su->sun_path) - 1] = '\0';
+	return su->sun_path;
+}
+
+unsigned long pl_listen_ino(int fd)
 {
 	struct sockaddr_un su;
-	socklen_t len = sizeof(su);
-	struct stat fst, pst;
+	const char *path = bound_path(fd, &su);
+	struct stat st;
 
-	if (getsockname(fd, (struct sockaddr *)&su, &len) < 0 || su.sun_family != AF_UNIX ||
-	    len <= offsetof(struct sockaddr_un, sun_path) || su.sun_path[0] == '\0')
-		return;
-	su.sun_path[sizeof(su.sun_path) - 1] = '\0';
-	/* same inode as our socket: not a file another server made since */
-	if (fstat(fd, &fst) == 0 && lstat(su.sun_path, &pst) == 0 && S_ISSOCK(pst.st_mode) &&
-	    (pst.st_ino == fst.st_ino || fst.st_ino == 0))
-		unlink(su.sun_path);
+	if (!path || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	return (unsigned long)st.st_ino;
+}
+
+void pl_listen_unlink(int fd, unsigned long ino)
+{
+	struct sockaddr_un su;
+	const char *path = bound_path(fd, &su);
+	struct stat st;
+
+	if (path && ino && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    (unsigned long)st.st_ino == ino)
+		unlink(path);
 }
 
 /* Waits for a non-blocking connect to finish; 0 or -errno. */

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Test harness: bash tests/lib.sh FILE TEST runs one test function from FILE
+# in a fresh temporary directory and kills whatever it started on exit.
+set -u
+BUILD=${BUILD:-build}
+SERVER=$PWD/$BUILD/parley-server
+CLIENT=$PWD/$BUILD/parley-client
+RAWPEER=$PWD/$BUILD/tests/rawpeer
+T=$(mktemp -d)
+PIDS=()
+SRV_PID=
+SRV_N=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	for f in "$T"/out* "$T"/err*; do
+		[ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 20 "$f"; }
+	done
+	exit 1
+}
+
+# expect_eq ACTUAL EXPECTED [WHAT]
+expect_eq() {
+	[ "$1" == "$2" ] || fail "${3:-value}: got [$1], expected [$2]"
+}
+
+# expect_match TEXT REGEX [WHAT]
+expect_match() {
+	[[ "$1" =~ $2 ]] || fail "${3:-text}: [$1] does not match /$2/"
+}
+
+# start_server [--n N] ARGS...: starts parley-server, waits for its N
+# "listening on" lines (an event, not a sleep), sets SRV_PID, ADDR (first
+# address), PORT, ADDRS.  stdout goes to $T/out, stderr to $T/err.
+start_server() {
+	local n=1
+	if [ "${1:-}" = --n ]; then n=$2; shift 2; fi
+	SRV_N=$((SRV_N + 1))
+	local fifo=$T/errfifo$SRV_N
+	mkfifo "$fifo"
+	"$SERVER" "$@" >"$T/out" 2>"$fifo" &
+	SRV_PID=$!
+	PIDS+=("$SRV_PID")
+	exec {SRV_FD}<"$fifo"
+	ADDRS=()
+	: >"$T/err"
+	local line
+	while [ ${#ADDRS[@]} -lt "$n" ]; do
+		IFS= read -r -t 10 -u "$SRV_FD" line || fail "server did not start: $(cat "$T/err")"
+		echo "$line" >>"$T/err"
+		[[ "$line" == "listening on "* ]] && ADDRS+=("${line#listening on }")
+	done
+	ADDR=${ADDRS[0]}
+	PORT=${ADDR##*:}
+	cat <&"$SRV_FD" >>"$T/err" &
+	SRV_CAT=$!
+	exec {SRV_FD}<&-
+}
+
+# stop_server [SIGNAL]: signals the server, waits, sets SRV_RC.
+stop_server() {
+	kill -"${1:-TERM}" "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID"
+	SRV_RC=$?
+	wait "$SRV_CAT" 2>/dev/null
+}
+
+# Waits (bounded) for the server process to exit by itself.
+wait_server() {
+	wait "$SRV_PID"
+	SRV_RC=$?
+	wait "$SRV_CAT" 2>/dev/null
+}
+
+client() { "$CLIENT" "$@"; }
+rawpeer() { "$RAWPEER" "$@"; }
+
+# CPU time of a process in clock ticks (user + system).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Resident memory of a process in KiB.
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# Open descriptors of a process.
+fd_count() { ls "/proc/$1/fd" | wc -l; }
+
+# first_line FILE: waits (up to 10 s) for the first line a background process
+# writes to FILE and prints it.  tail -f wakes on the write; --pid ends it.
+first_line() {
+	local line
+	IFS= read -r -t 10 line < <(exec tail -n +1 -f --pid=$$ "$1") || fail "nothing written to $1"
+	printf '%s\n' "$line"
+}
+
+file=$1
+shift
+cd "$T" || exit 1
+source "$OLDPWD/$file"
+"$@"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test, each in its own process under a hard timeout, and ends
+# with "N passed, N failed".  BUILD picks the build (build or build-asan);
+# a pattern argument runs only the tests whose name contains it.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD
+only=${1:-}
+limit=${TEST_TIMEOUT:-60}
+pass=0 fail=0
+failed=()
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run_case() {
+	local name=$1
+	shift
+	case "$name" in *"$only"*) ;; *) return ;; esac
+	if timeout -k 5 "$limit" "$@" >"$log" 2>&1; then
+		pass=$((pass + 1))
+		printf 'ok    %s\n' "$name"
+	else
+		local rc=$?
+		fail=$((fail + 1))
+		failed+=("$name")
+		printf 'FAIL  %s (exit %d%s)\n' "$name" "$rc" "$([ $rc = 124 ] && echo ', timed out')"
+		tail -n 30 "$log" | sed 's/^/      /'
+	fi
+}
+
+for u in "$BUILD"/tests/unit_*; do
+	[ -x "$u" ] || continue
+	for t in $("$u" --list); do
+		run_case "$(basename "$u") $t" "$u" "$t"
+	done
+done
+for f in tests/test_*.sh; do
+	for t in $(grep -o '^test_[a-z0-9_]*' "$f"); do
+		run_case "$(basename "$f" .sh) $t" bash tests/lib.sh "$f" "$t"
+	done
+done
+
+if [ "$fail" -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failed[@]}"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

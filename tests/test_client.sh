@@ -1,0 +1,142 @@
+# test_client.sh - parley-client: options, output and exit codes.
+
+test_client_refused_exits_1() {
+	start_server 127.0.0.1:0
+	stop_server
+	err=$(client "127.0.0.1:$PORT" 2>&1)
+	expect_eq "$?" 1 "exit"
+	expect_eq "$err" "parley-client: connect to 127.0.0.1:$PORT: Connection refused"
+}
+
+test_client_connect_timeout_exits_1() {
+	# a listener whose accept queue is full drops our SYN: only the timeout ends the wait
+	"$RAWPEER" -t 5000 -B 127.0.0.1:0 >bh &
+	PIDS+=($!)
+	line=$(first_line bh)
+	local p=${line##*:}
+	err=$(client -t 0.3 "127.0.0.1:$p" 2>&1)
+	expect_eq "$?" 1 "exit"
+	expect_eq "$err" "parley-client: connect to 127.0.0.1:$p: Connection timed out"
+}
+
+test_client_reply_timeout_exits_1() {
+	# accepts and reads, never answers
+	"$RAWPEER" -l 127.0.0.1:0 sleep:5000 >peer &
+	PIDS+=($!)
+	line=$(first_line peer)
+	local a=${line#listening on }
+	err=$(client -t 0.3 "$a" 2>&1)
+	expect_eq "$?" 1 "exit"
+	expect_eq "$err" "parley-client: $a: no reply within 0.3 s"
+}
+
+test_client_server_closes_early_exits_1() {
+	"$RAWPEER" -l 127.0.0.1:0 rb:9 >peer &
+	PIDS+=($!)
+	line=$(first_line peer)
+	local a=${line#listening on }
+	err=$(client "$a" 2>&1)
+	expect_eq "$?" 1 "exit"
+	expect_eq "$err" "parley-client: $a: connection closed by the server after 0 of 1 replies"
+}
+
+test_client_reset_exits_1() {
+	"$RAWPEER" -l 127.0.0.1:0 rb:9 rst >peer &
+	PIDS+=($!)
+	line=$(first_line peer)
+	local a=${line#listening on }
+	err=$(client "$a" 2>&1)
+	expect_eq "$?" 1 "exit"
+	expect_eq "$err" "parley-client: read from $a: Connection reset by peer"
+}
+
+test_client_usage_errors_exit_2() {
+	client --bogus >/dev/null 2>&1
+	expect_eq "$?" 2 "unknown option"
+	err=$(client 127.0.0.1:0 2>&1)
+	expect_eq "$?" 2 "port 0"
+	expect_eq "$err" $'parley-client: bad address \'127.0.0.1:0\': port 0 is only for listening\nTry \'parley-client --help\' for more information.'
+	err=$(client '[::1' 2>&1)
+	expect_eq "$?" 2 "unterminated ["
+	expect_match "$err" "unterminated '\\['"
+	client 127.0.0.1:70000 >/dev/null 2>&1
+	expect_eq "$?" 2 "port above 65535"
+	client -t abc 127.0.0.1:1 >/dev/null 2>&1
+	expect_eq "$?" 2 "bad timeout"
+}
+
+test_client_unknown_host_exits_1() {
+	err=$(client no-such-host.invalid:1234 2>&1)
+	expect_eq "$?" 1 "exit"
+	expect_match "$err" '^parley-client: resolve no-such-host\.invalid: '
+}
+
+test_client_verbose_reports_both_ends() {
+	start_server -v 127.0.0.1:0
+	out=$(client -v "$ADDR" 2>err.client)
+	expect_eq "$out" "server says: world"
+	expect_match "$(cat err.client)" "^connected to $ADDR from 127\\.0\\.0\\.1:[0-9]+$"
+	stop_server
+}
+
+test_client_source_address() {
+	start_server -v 127.0.0.1:0
+	out=$(client -v -s 127.0.0.2 "$ADDR" 2>err.client)
+	expect_eq "$out" "server says: world"
+	expect_match "$(cat err.client)" "^connected to $ADDR from 127\\.0\\.0\\.2:[0-9]+$"
+	# and with a port; retry if a random port happens to be taken
+	local sp ok=
+	for i in 1 2 3 4 5; do
+		sp=$((20000 + RANDOM % 30000))
+		if client -v -s "127.0.0.3:$sp" "$ADDR" >/dev/null 2>err.client; then ok=1; break; fi
+	done
+	[ -n "$ok" ] || fail "could not bind any source port: $(cat err.client)"
+	expect_eq "$(cat err.client)" "connected to $ADDR from 127.0.0.3:$sp"
+	stop_server
+	expect_match "$(cat err)" "open 127\\.0\\.0\\.2:[0-9]+"
+	expect_match "$(cat err)" "open 127\\.0\\.0\\.3:$sp"
+}
+
+test_client_source_family_mismatch_is_skipped() {
+	start_server :0
+	# an IPv4 source cannot reach [::1]; the IPv6 target is skipped, not fatal
+	out=$(client -v -s 127.0.0.1 "127.0.0.1:$PORT" 2>/dev/null)
+	expect_eq "$out" "server says: world"
+	err=$(client -s 127.0.0.1 "[::1]:$PORT" 2>&1)
+	expect_eq "$?" 1 "only mismatching targets"
+	expect_eq "$err" "parley-client: connect to [::1]:$PORT: no address of the source address's family"
+	stop_server
+}
+
+test_client_messages_from_stdin() {
+	start_server --echo 127.0.0.1:0
+	out=$(printf 'a\nb b\n\nlast' | client "$ADDR" first - end)
+	expect_eq "$out" $'server says: first\nserver says: a\nserver says: b b\nserver says: \nserver says: last\nserver says: end'
+	stop_server
+}
+
+test_client_pipelines_1000_in_order() {
+	start_server --echo -q 127.0.0.1:0
+	client "$ADDR" $(seq 1 1000) >got
+	expect_eq "$?" 0 "exit"
+	seq 1 1000 | sed 's/^/server says: /' >want
+	cmp -s got want || fail "replies out of order or missing: $(diff got want | head -5)"
+	stop_server
+}
+
+test_client_escapes_hostile_replies() {
+	start_server --reply $'\e]0;owned\a\e[2J\\' 127.0.0.1:0
+	expect_eq "$(client "$ADDR")" 'server says: \x1b]0;owned\x07\x1b[2J\\'
+	stop_server
+}
+
+test_help_and_version() {
+	for p in "$SERVER" "$CLIENT"; do
+		out=$("$p" --help)
+		expect_eq "$?" 0 "--help exit"
+		expect_match "$out" '^Usage: parley-'
+		out=$("$p" --version)
+		expect_eq "$?" 0 "--version exit"
+		expect_match "$out" '^parley-(server|client) [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-z]+\)$'
+	done
+}
