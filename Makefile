@@ -21,7 +21,8 @@ UNIT_SRC := $(wildcard tests/unit_*.c)
 UNITS    := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS  := $(BUILD)/tests/rawpeer
 
-.PHONY: all run test asan clean check-tools
+.PHONY: all run test asan clean
+.SECONDARY:
 all: $(BUILD)/libparley.a $(PROGS) $(UNITS) $(HELPERS)
 
 $(BUILD)/obj/%.o: %.c

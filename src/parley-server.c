@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {
 		.reply = "world",
-		.cfg = { .max_conns = 10000, .idle_timeout_ms = 300000 },
+		.cfg = { .max_conns = 10000, .idle_timeout_ms = 300000, .drain_timeout_ms = 5000 },
 	};
 	struct pl_loop *loop;
 	struct pl_server *srv;

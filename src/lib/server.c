@@ -488,27 +488,26 @@ int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg, stru
 
 int pl_server_listen_fd(struct pl_server *s, int fd)
 {
-	struct listener *ls = realloc(s->ls, (s->nls + 1) * sizeof(*ls));
-	int r;
+	struct listener *ls;
+	int r = pl_sock_nonblock(fd, 1);
 
-	if (!ls)
-		return -ENOMEM;
-	/* handles moved by realloc must be re-registered with their new address */
+	if (r < 0)
+		return r;
+	/* epoll holds the handles' addresses: unregister before realloc moves them */
 	for (size_t i = 0; i < s->nls; i++)
 		pl_io_stop(s->loop, &s->ls[i].io);
-	s->ls = ls;
-	pl_io_init(&ls[s->nls].io, fd, on_listener, NULL);
-	ls[s->nls].srv = s;
-	ls[s->nls].ino = pl_listen_ino(fd);
-	s->nls++;
-	if ((r = pl_sock_nonblock(fd, 1)) < 0) {
-		s->nls--;
-		return r;
+	ls = realloc(s->ls, (s->nls + 1) * sizeof(*ls));
+	if (ls) {
+		s->ls = ls;
+		pl_io_init(&ls[s->nls].io, fd, on_listener, NULL);
+		ls[s->nls].srv = s;
+		ls[s->nls].ino = pl_listen_ino(fd);
+		s->nls++;
 	}
 	for (size_t i = 0; i < s->nls; i++)
 		if ((r = pl_io_start(s->loop, &s->ls[i].io, PL_READ)) < 0)
 			return r;
-	return 0;
+	return ls ? 0 : -ENOMEM;
 }
 
 static void close_listeners(struct pl_server *s)
