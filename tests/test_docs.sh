@@ -1,0 +1,37 @@
+# test_docs.sh - the documentation matches the programs.
+
+# Every long option a program's --help lists is described in its man page.
+check_options_in_man() {
+	local prog=$1 page=$2 opt missing=
+	for opt in $("$prog" --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
+		grep -qF -- "$(echo "$opt" | sed 's/-/\\-/g')" "$page" || missing="$missing $opt"
+	done
+	[ -z "$missing" ] || fail "$(basename "$prog"): not in $(basename "$page"):$missing"
+}
+
+test_docs_server_options_in_man_page() {
+	check_options_in_man "$SERVER" "$OLDPWD/man/parley-server.1"
+}
+
+test_docs_client_options_in_man_page() {
+	check_options_in_man "$CLIENT" "$OLDPWD/man/parley-client.1"
+}
+
+test_docs_man_pages_render_cleanly() {
+	local page out
+	for page in "$OLDPWD"/man/*.[0-9]; do
+		if command -v groff >/dev/null; then
+			out=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
+			[ -z "$out" ] || fail "$(basename "$page"): $out"
+		fi
+		grep -q '^\.TH ' "$page" || fail "$(basename "$page"): no .TH header"
+		grep -q '^\.SH NAME' "$page" || fail "$(basename "$page"): no NAME section"
+	done
+}
+
+test_docs_readme_commands() {
+	local r="$OLDPWD/README.md"
+	grep -q '^    make run ' "$r" || fail "README lacks make run"
+	grep -q '^    make test ' "$r" || fail "README lacks make test"
+	grep -q '^    build/parley-client ' "$r" || fail "README lacks the client command"
+}

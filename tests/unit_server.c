@@ -1,0 +1,91 @@
+/* unit_server.c - the server library driven in-process over real sockets. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "parley/parley.h"
+#include "unit.h"
+
+struct ctx {
+	struct pl_server *srv;
+	int closes, requests, reply_after_close;
+	enum pl_close_reason last_reason;
+};
+
+static void close_in_callback(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	struct ctx *x = arg;
+
+	(void)msg;
+	(void)len;
+	x->requests++;
+	pl_conn_close(c);                                  /* its own connection, mid-callback */
+	x->reply_after_close = pl_conn_reply(c, "late", 4); /* still valid memory: -EPIPE */
+}
+
+static void on_event(const struct pl_server_event *ev, void *arg)
+{
+	struct ctx *x = arg;
+
+	if (ev->type == PL_EV_CLOSE) {
+		x->closes++;
+		x->last_reason = ev->reason;
+		pl_server_shutdown(x->srv); /* and stop the test loop */
+	}
+}
+
+static void test_server_close_from_own_callback(void)
+{
+	struct pl_loop *loop;
+	struct ctx x = { 0 };
+	struct pl_server_config cfg = { .on_request = close_in_callback, .on_event = on_event, .arg = &x };
+	struct pl_addr a, bound;
+	int lfd, cfd;
+	char buf[16];
+
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_server_new(loop, &cfg, &x.srv) == 0);
+	CHECK(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	lfd = pl_listen(&a, NULL);
+	CHECK(lfd >= 0);
+	CHECK(pl_addr_local(lfd, &bound) == 0);
+	CHECK(pl_server_listen_fd(x.srv, lfd) == 0);
+	cfd = pl_connect(&bound, 1, NULL, NULL);
+	CHECK(cfd >= 0);
+	/* two requests in one write: the second must not run after the close */
+	CHECK(pl_io_write_full(cfd, "\2\0\0\0hi\2\0\0\0hi", 12, 1000) == 12);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK_EQ_INT(x.requests, 1);
+	CHECK_EQ_INT(x.closes, 1);
+	CHECK_EQ_INT(x.last_reason, PL_CLOSE_APP);
+	CHECK_EQ_INT(x.reply_after_close, -EPIPE);
+	CHECK_EQ_INT(pl_io_read_full(cfd, buf, sizeof(buf), 1000), 0); /* closed, nothing sent */
+	CHECK_EQ_INT(pl_server_stats(x.srv)->closed[PL_CLOSE_APP], 1);
+	close(cfd);
+	pl_server_free(x.srv);
+	pl_loop_free(loop);
+}
+
+static void answer(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)arg;
+	pl_conn_reply(c, msg, len);
+}
+
+static void test_server_rejects_missing_callback(void)
+{
+	struct pl_loop *loop;
+	struct pl_server *s = NULL;
+	struct pl_server_config cfg = { 0 };
+
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_server_new(loop, &cfg, &s) == -EINVAL);
+	cfg.on_request = answer;
+	CHECK(pl_server_new(loop, &cfg, &s) == 0);
+	pl_server_free(s);
+	pl_loop_free(loop);
+}
+
+static const struct unit_test tests[] = {
+	T(test_server_close_from_own_callback), T(test_server_rejects_missing_callback),
+};
+UNIT_MAIN(tests)
