@@ -67,7 +67,13 @@ static void on_attempt(const struct pl_addr *t, int result, void *arg)
 {
 	struct client *c = arg;
 
-	if (c->verbose && result < 0)
+	if (!c->verbose || result == 0)
+		return; /* the winner is reported with both ends once connected */
+	if (result == -EINPROGRESS)
+		fprintf(stderr, "trying %s\n", cli_addr_str(t));
+	else if (result == -ECANCELED)
+		fprintf(stderr, "cancelled %s: another address connected first\n", cli_addr_str(t));
+	else
 		cli_warn("connect to %s: %s", cli_addr_str(t), strerror(-result));
 }
 

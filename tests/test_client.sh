@@ -75,7 +75,7 @@ test_client_verbose_reports_both_ends() {
 	start_server -v 127.0.0.1:0
 	out=$(client -v "$ADDR" 2>err.client)
 	expect_eq "$out" "server says: world"
-	expect_match "$(cat err.client)" "^connected to $ADDR from 127\\.0\\.0\\.1:[0-9]+$"
+	expect_match "$(cat err.client)" "^trying $ADDR"$'\n'"connected to $ADDR from 127\\.0\\.0\\.1:[0-9]+$"
 	stop_server
 }
 
@@ -83,7 +83,7 @@ test_client_source_address() {
 	start_server -v 127.0.0.1:0
 	out=$(client -v -s 127.0.0.2 "$ADDR" 2>err.client)
 	expect_eq "$out" "server says: world"
-	expect_match "$(cat err.client)" "^connected to $ADDR from 127\\.0\\.0\\.2:[0-9]+$"
+	expect_match "$(tail -n 1 err.client)" "^connected to $ADDR from 127\\.0\\.0\\.2:[0-9]+$"
 	# and with a port; retry if a random port happens to be taken
 	local sp ok=
 	for i in 1 2 3 4 5; do
@@ -91,7 +91,7 @@ test_client_source_address() {
 		if client -v -s "127.0.0.3:$sp" "$ADDR" >/dev/null 2>err.client; then ok=1; break; fi
 	done
 	[ -n "$ok" ] || fail "could not bind any source port: $(cat err.client)"
-	expect_eq "$(cat err.client)" "connected to $ADDR from 127.0.0.3:$sp"
+	expect_eq "$(tail -n 1 err.client)" "connected to $ADDR from 127.0.0.3:$sp"
 	stop_server
 	expect_match "$(cat err)" "open 127\\.0\\.0\\.2:[0-9]+"
 	expect_match "$(cat err)" "open 127\\.0\\.0\\.3:$sp"

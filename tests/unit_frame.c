@@ -140,7 +140,95 @@ static void test_proto_names(void)
 	CHECK_STR(pl_proto_name(PL_PROTO_LINE), "line");
 }
 
+/* Feeds a line stream split at c1 and c2; returns the messages joined by '|'. */
+static void lines_split(const char *stream, size_t c1, size_t c2, uint32_t max, char *out)
+{
+	struct pl_decoder d;
+	struct pl_frame f;
+	size_t n = strlen(stream), cuts[4] = { 0, c1, c2, n };
+	int r = 0;
+
+	out[0] = '\0';
+	pl_decoder_init(&d, PL_PROTO_LINE, max);
+	for (int k = 0; k < 3 && r >= 0; k++) {
+		CHECK(pl_decoder_feed(&d, stream + cuts[k], cuts[k + 1] - cuts[k]) == 0);
+		while ((r = pl_decoder_next(&d, &f)) == 1)
+			sprintf(out + strlen(out), "%.*s|", (int)f.len, (const char *)f.msg);
+	}
+	if (r < 0)
+		strcat(out, "TOOLONG");
+	else if (pl_decoder_eof(&d) == 0 && pl_decoder_next(&d, &f) == 1)
+		sprintf(out + strlen(out), "%.*s|EOF", (int)f.len, (const char *)f.msg);
+	pl_decoder_free(&d);
+}
+
+static void test_line_split_every_byte(void)
+{
+	const char *s = "hello\r\n\nworld\nx\r\r\nlast";
+	char out[128];
+
+	for (size_t c1 = 0; c1 <= strlen(s); c1++)
+		for (size_t c2 = c1; c2 <= strlen(s); c2++) {
+			lines_split(s, c1, c2, 100, out);
+			CHECK_STR(out, "hello||world|x\r|last|EOF");
+		}
+}
+
+static void test_line_crlf_and_final_line(void)
+{
+	char out[128];
+
+	lines_split("a\r\nb\n", 1, 3, 100, out);
+	CHECK_STR(out, "a|b|");
+	lines_split("no newline", 3, 5, 100, out);
+	CHECK_STR(out, "no newline|EOF");
+	lines_split("", 0, 0, 100, out);
+	CHECK_STR(out, "");
+}
+
+static void test_line_over_long(void)
+{
+	char out[128];
+	struct pl_frame f;
+
+	lines_split("12345\n", 2, 4, 5, out);
+	CHECK_STR(out, "12345|");
+	lines_split("12345\r\n", 2, 4, 5, out); /* the \r does not count */
+	CHECK_STR(out, "12345|");
+	lines_split("123456\n", 2, 4, 5, out);
+	CHECK_STR(out, "TOOLONG");
+	/* refused before the newline arrives, once more than max bytes wait */
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_LINE, (const uint8_t *)"1234567", 7, 5, &f), -EMSGSIZE);
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_LINE, (const uint8_t *)"12345", 5, 5, &f), 0);
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_LINE, (const uint8_t *)"12345\r", 6, 5, &f), 0);
+}
+
+static void test_line_encode(void)
+{
+	struct pl_buf b = { 0 };
+
+	CHECK(pl_frame_append(PL_PROTO_LINE, &b, "hi", 2) == 0);
+	CHECK(pl_buf_len(&b) == 3 && memcmp(pl_buf_head(&b), "hi\n", 3) == 0);
+	pl_buf_free(&b);
+	CHECK(pl_frame_append(PL_PROTO_RAW, &b, "hi", 2) == 0);
+	CHECK(pl_buf_len(&b) == 2 && memcmp(pl_buf_head(&b), "hi", 2) == 0);
+	pl_buf_free(&b);
+}
+
+static void test_raw_takes_what_arrived(void)
+{
+	struct pl_frame f;
+
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_RAW, (const uint8_t *)"abc", 3, 100, &f), 1);
+	CHECK_EQ_INT(f.len, 3);
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_RAW, (const uint8_t *)"abc", 3, 2, &f), 1);
+	CHECK_EQ_INT(f.len, 2);
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_RAW, (const uint8_t *)"", 0, 2, &f), 0);
+}
+
 static const struct unit_test tests[] = {
+	T(test_line_split_every_byte), T(test_line_crlf_and_final_line), T(test_line_over_long),
+	T(test_line_encode), T(test_raw_takes_what_arrived),
 	T(test_frame_split_every_byte), T(test_frame_one_byte_at_a_time), T(test_frame_zero_length),
 	T(test_frame_maximum_and_one_over), T(test_frame_little_endian_header),
 	T(test_frame_decoder_oversize), T(test_proto_names),

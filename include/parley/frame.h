@@ -70,6 +70,13 @@ int pl_decoder_feed(struct pl_decoder *d, const void *p, size_t n); /* 0 or -ENO
  * all buffered bytes as one message.
  */
 int pl_decoder_next(struct pl_decoder *d, struct pl_frame *f);
+/*
+ * The peer has closed: in line mode an unterminated last line counts as a
+ * message, so it is terminated here and the next pl_decoder_next returns it.
+ * Other protocols are left alone (a partial len message is just incomplete).
+ * 0 or -ENOMEM.
+ */
+int pl_decoder_eof(struct pl_decoder *d);
 /* Bytes buffered that do not yet form a message. */
 size_t pl_decoder_buffered(const struct pl_decoder *d);
 void pl_decoder_free(struct pl_decoder *d);

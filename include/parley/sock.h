@@ -39,18 +39,28 @@ void pl_listen_unlink(int fd, unsigned long ino);
 
 struct pl_connect_opts {
 	int timeout_ms;                /* each attempt; <= 0: no limit */
+	int stagger_ms;                /* Happy Eyeballs delay; <= 0: one at a time */
 	const struct pl_addr *source;  /* bind before connect, NULL: let the OS pick */
 	int nonblock;                  /* leave the connected socket O_NONBLOCK */
-	/* Called after each attempt with its result (0 or -errno); may be NULL. */
+	/*
+	 * Reports each attempt (may be NULL): -EINPROGRESS when it starts, then
+	 * 0 when it wins, -errno when it fails, -ECANCELED when another won.
+	 */
 	void (*on_attempt)(const struct pl_addr *target, int result, void *arg);
 	void *arg;
 };
 
+/* Delay between attempts recommended by RFC 8305. */
+#define PL_CONNECT_STAGGER_MS 250
+
 /*
- * Connects to the first of addrs[0..n) that accepts.  Targets whose family
- * does not match the source address are skipped.  Returns the connected fd,
- * or -errno of the last attempt with *failed set to its index (n when no
- * target could even be tried, with -EAFNOSUPPORT).
+ * Connects to one of addrs[0..n), tried in order.  With stagger_ms > 0 the
+ * attempts race (RFC 8305, Happy Eyeballs): the next starts when the one
+ * before fails or stagger_ms passes without an answer, the first to connect
+ * wins and the others are closed.  Targets whose family does not match the
+ * source address are skipped.  Returns the connected fd, or -errno of the
+ * last attempt to fail with *failed set to its index (n when no target could
+ * even be tried, with -EAFNOSUPPORT).
  */
 int pl_connect(const struct pl_addr *addrs, size_t n,
 	       const struct pl_connect_opts *o, size_t *failed);

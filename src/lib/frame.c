@@ -154,6 +154,15 @@ int pl_decoder_next(struct pl_decoder *d, struct pl_frame *f)
 	return r;
 }
 
+int pl_decoder_eof(struct pl_decoder *d)
+{
+	pl_buf_consume(&d->in, d->pending);
+	d->pending = 0;
+	if (d->proto != PL_PROTO_LINE || pl_buf_len(&d->in) == 0)
+		return 0;
+	return pl_buf_append(&d->in, "\n", 1);
+}
+
 size_t pl_decoder_buffered(const struct pl_decoder *d)
 {
 	return pl_buf_len(&d->in) - d->pending;

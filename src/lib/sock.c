@@ -178,35 +178,18 @@ void pl_listen_unlink(int fd, unsigned long ino)
 		unlink(path);
 }
 
-/* Waits for a non-blocking connect to finish; 0 or -errno. */
-static int finish_connect(int fd, int timeout_ms)
-{
-	long long deadline = pl_io_now_ms() + timeout_ms;
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		long long left = timeout_ms > 0 ? deadline - pl_io_now_ms() : -1;
-		int r = poll(&p, 1, timeout_ms > 0 ? (left < 0 ? 0 : (int)left) : -1);
-		if (r > 0)
-			break;
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return -errno;
-	return -err;
-}
-
-static int connect_one(const struct pl_addr *t, const struct pl_connect_opts *o)
+/*
+ * Starts a non-blocking connect to t.  Returns the fd with *done set when it
+ * connected at once (Unix sockets), the fd with *done clear while in
+ * progress, or -errno.
+ */
+static int start_one(const struct pl_addr *t, const struct pl_connect_opts *o, int *done)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fam = pl_addr_sa_family(t), fd, r;
 
+	*done = 0;
 	if ((r = pl_addr_to_sockaddr(t, &ss, &len)) < 0)
 		return r;
 	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -222,40 +205,157 @@ static int connect_one(const struct pl_addr *t, const struct pl_connect_opts *o)
 		if (bind(fd, (struct sockaddr *)&src, slen) < 0)
 			return close_err(fd, -errno);
 	}
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
-			return close_err(fd, -errno);
-		/* EAGAIN on a Unix socket means a full backlog: wait like TCP does */
-		if (errno == EAGAIN)
-			return close_err(fd, -EAGAIN);
-		if ((r = finish_connect(fd, o ? o->timeout_ms : 0)) < 0)
-			return close_err(fd, r);
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		*done = 1;
+		return fd;
 	}
-	if (fam != AF_UNIX)
+	/* EAGAIN: a Unix listener's backlog is full; there is nothing to wait on */
+	if (errno != EINPROGRESS && errno != EINTR)
+		return close_err(fd, -errno);
+	return fd;
+}
+
+static int finish_one(int fd, const struct pl_addr *t, const struct pl_connect_opts *o)
+{
+	int r;
+
+	if (pl_addr_sa_family(t) != AF_UNIX)
 		pl_sock_nodelay(fd);
 	if (!(o && o->nonblock) && (r = pl_sock_nonblock(fd, 0)) < 0)
 		return close_err(fd, r);
 	return fd;
 }
 
+struct attempt {
+	int fd;
+	size_t idx;
+	long long deadline;
+};
+
+static void report(const struct pl_connect_opts *o, const struct pl_addr *t, int r)
+{
+	if (o && o->on_attempt)
+		o->on_attempt(t, r, o->arg);
+}
+
+/* Closes every attempt but keep (-1: all), reporting them cancelled. */
+static void cancel_others(struct attempt *at, size_t nat, size_t keep,
+			  const struct pl_addr *addrs, const struct pl_connect_opts *o)
+{
+	for (size_t i = 0; i < nat; i++)
+		if (i != keep) {
+			close(at[i].fd);
+			report(o, &addrs[at[i].idx], -ECANCELED);
+		}
+}
+
+struct race {
+	const struct pl_addr *addrs;
+	size_t n, next, nat;
+	const struct pl_connect_opts *o;
+	struct attempt at[16];
+	int last_err;
+	size_t last_idx;
+	long long next_start;
+};
+
+static void attempt_failed(struct race *rc, size_t i, int err)
+{
+	report(rc->o, &rc->addrs[rc->at[i].idx], err);
+	close(rc->at[i].fd);
+	rc->last_err = err;
+	rc->last_idx = rc->at[i].idx;
+	rc->at[i] = rc->at[--rc->nat];
+	rc->next_start = 0; /* a failure starts the next address at once */
+}
+
+/* Starts the next eligible target; returns a connected fd, or -1. */
+static int start_next(struct race *rc, long long now)
+{
+	const struct pl_connect_opts *o = rc->o;
+
+	while (rc->next < rc->n && rc->nat < 16) {
+		const struct pl_addr *t = &rc->addrs[rc->next++];
+		int done, fd;
+		if (o && o->source && pl_addr_sa_family(o->source) != pl_addr_sa_family(t))
+			continue; /* an IPv4 source cannot reach an IPv6 target */
+		report(o, t, -EINPROGRESS);
+		fd = start_one(t, o, &done);
+		if (fd < 0) {
+			report(o, t, fd);
+			rc->last_err = fd;
+			rc->last_idx = (size_t)(t - rc->addrs);
+			continue;
+		}
+		if (done) {
+			report(o, t, 0);
+			cancel_others(rc->at, rc->nat, (size_t)-1, rc->addrs, o);
+			return finish_one(fd, t, o);
+		}
+		rc->at[rc->nat++] = (struct attempt){ fd, (size_t)(t - rc->addrs),
+			o && o->timeout_ms > 0 ? now + o->timeout_ms : -1 };
+		rc->next_start = o && o->stagger_ms > 0 ? now + o->stagger_ms : -1;
+		return -1;
+	}
+	return -1;
+}
+
+/* Milliseconds poll may sleep: until the next start or the first deadline. */
+static int race_wait_ms(const struct race *rc, long long now)
+{
+	long long until = rc->next < rc->n && rc->next_start >= 0 ? rc->next_start : -1;
+
+	for (size_t i = 0; i < rc->nat; i++)
+		if (rc->at[i].deadline >= 0 && (until < 0 || rc->at[i].deadline < until))
+			until = rc->at[i].deadline;
+	if (until < 0)
+		return -1;
+	return until <= now ? 0 : (int)(until - now > 1 << 30 ? 1 << 30 : until - now);
+}
+
 int pl_connect(const struct pl_addr *addrs, size_t n, const struct pl_connect_opts *o,
 	       size_t *failed)
 {
-	int r = -EAFNOSUPPORT;
-	size_t last = n;
+	struct race rc = { .addrs = addrs, .n = n, .o = o, .last_err = -EAFNOSUPPORT, .last_idx = n };
 
-	for (size_t i = 0; i < n; i++) {
-		const struct pl_addr *t = &addrs[i];
-		if (o && o->source && pl_addr_sa_family(o->source) != pl_addr_sa_family(t))
-			continue; /* an IPv4 source cannot reach an IPv6 target */
-		r = connect_one(t, o);
-		if (o && o->on_attempt)
-			o->on_attempt(t, r < 0 ? r : 0, o->arg);
-		if (r >= 0)
-			return r;
-		last = i;
+	for (;;) {
+		long long now = pl_io_now_ms();
+		struct pollfd p[16];
+		int fd, r;
+
+		if ((rc.nat == 0 || (rc.next_start >= 0 && now >= rc.next_start)) &&
+		    (fd = start_next(&rc, now)) >= 0)
+			return fd;
+		if (rc.nat == 0 && rc.next >= rc.n)
+			break;
+		for (size_t i = 0; i < rc.nat; i++)
+			p[i] = (struct pollfd){ .fd = rc.at[i].fd, .events = POLLOUT };
+		r = poll(p, rc.nat, race_wait_ms(&rc, now));
+		if (r < 0 && errno != EINTR) {
+			cancel_others(rc.at, rc.nat, (size_t)-1, addrs, o);
+			rc.last_err = -errno;
+			break;
+		}
+		now = pl_io_now_ms();
+		for (size_t i = rc.nat; i-- > 0;) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			if (r > 0 && p[i].revents) {
+				if (getsockopt(rc.at[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+					err = errno;
+				if (err == 0) {
+					struct attempt win = rc.at[i];
+					report(o, &addrs[win.idx], 0);
+					cancel_others(rc.at, rc.nat, i, addrs, o);
+					return finish_one(win.fd, &addrs[win.idx], o);
+				}
+				attempt_failed(&rc, i, -err);
+			} else if (rc.at[i].deadline >= 0 && now >= rc.at[i].deadline) {
+				attempt_failed(&rc, i, -ETIMEDOUT);
+			}
+		}
 	}
 	if (failed)
-		*failed = last;
-	return r;
+		*failed = rc.last_idx;
+	return rc.last_err;
 }

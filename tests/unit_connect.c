@@ -1,0 +1,138 @@
+/* unit_connect.c - pl_connect: ordering, timeouts and the Happy Eyeballs race. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "parley/parley.h"
+#include "unit.h"
+
+/* A listener that completes no more handshakes: its accept queue is full. */
+static int black_hole(struct pl_addr *at, int fill[4])
+{
+	struct pl_addr a;
+	int lfd;
+
+	CHECK(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	lfd = pl_listen(&a, NULL);
+	CHECK(lfd >= 0 && listen(lfd, 0) == 0);
+	CHECK(pl_addr_local(lfd, at) == 0);
+	for (int i = 0; i < 4; i++) {
+		struct pl_connect_opts o = { .timeout_ms = 200 };
+		fill[i] = pl_connect(at, 1, &o, NULL);
+	}
+	return lfd;
+}
+
+static int live(struct pl_addr *at)
+{
+	struct pl_addr a;
+	int lfd;
+
+	CHECK(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	lfd = pl_listen(&a, NULL);
+	CHECK(lfd >= 0);
+	CHECK(pl_addr_local(lfd, at) == 0);
+	return lfd;
+}
+
+static char log_[256];
+
+static void on_attempt(const struct pl_addr *t, int result, void *arg)
+{
+	const struct pl_addr *addrs = arg;
+	char *e = log_ + strlen(log_);
+	int which = pl_addr_equal(t, &addrs[0]) ? 0 : 1;
+
+	snprintf(e, sizeof(log_) - (size_t)(e - log_), "%d:%s ", which,
+		 result == -EINPROGRESS ? "start" : result == 0 ? "won"
+		 : result == -ECANCELED ? "cancelled" : result == -ETIMEDOUT ? "timeout" : "failed");
+}
+
+static void close_all(int a, int b, int fill[4])
+{
+	close(a);
+	close(b);
+	for (int i = 0; i < 4; i++)
+		if (fill[i] >= 0)
+			close(fill[i]);
+}
+
+static void test_connect_race_skips_unanswering_first_address(void)
+{
+	struct pl_addr addrs[2];
+	int fill[4], hole = black_hole(&addrs[0], fill), ok = live(&addrs[1]);
+	struct pl_connect_opts o = { .timeout_ms = 5000, .stagger_ms = PL_CONNECT_STAGGER_MS,
+				     .on_attempt = on_attempt, .arg = addrs };
+	long long t0 = pl_io_now_ms();
+	int fd;
+
+	log_[0] = '\0';
+	fd = pl_connect(addrs, 2, &o, NULL);
+	long long ms = pl_io_now_ms() - t0;
+	CHECK(fd >= 0);
+	/* the second attempt starts after the stagger, far before the 5 s timeout */
+	CHECK(ms >= 200 && ms < 2000);
+	CHECK_STR(log_, "0:start 1:start 1:won 0:cancelled ");
+	if (fd >= 0) {
+		struct pl_addr peer;
+		CHECK(pl_addr_peer(fd, &peer) == 0 && pl_addr_equal(&peer, &addrs[1]));
+		close(fd);
+	}
+	close_all(hole, ok, fill);
+}
+
+static void test_connect_sequential_waits_for_timeout(void)
+{
+	struct pl_addr addrs[2];
+	int fill[4], hole = black_hole(&addrs[0], fill), ok = live(&addrs[1]);
+	struct pl_connect_opts o = { .timeout_ms = 400, .on_attempt = on_attempt, .arg = addrs };
+	long long t0 = pl_io_now_ms();
+	int fd;
+
+	log_[0] = '\0';
+	fd = pl_connect(addrs, 2, &o, NULL);
+	CHECK(fd >= 0);
+	CHECK(pl_io_now_ms() - t0 >= 390);
+	CHECK_STR(log_, "0:start 0:timeout 1:start 1:won ");
+	close(fd);
+	close_all(hole, ok, fill);
+}
+
+static void test_connect_failure_starts_next_at_once(void)
+{
+	struct pl_addr addrs[2];
+	int fill[4] = { -1, -1, -1, -1 }, ok = live(&addrs[1]), dead = live(&addrs[0]);
+	struct pl_connect_opts o = { .timeout_ms = 5000, .stagger_ms = 2000,
+				     .on_attempt = on_attempt, .arg = addrs };
+	long long t0 = pl_io_now_ms();
+	int fd;
+
+	close(dead); /* refused: no need to wait the 2 s stagger */
+	log_[0] = '\0';
+	fd = pl_connect(addrs, 2, &o, NULL);
+	CHECK(fd >= 0);
+	CHECK(pl_io_now_ms() - t0 < 1000);
+	CHECK_STR(log_, "0:start 0:failed 1:start 1:won ");
+	close(fd);
+	close_all(ok, open("/dev/null", O_RDONLY), fill);
+}
+
+static void test_connect_all_fail_reports_last(void)
+{
+	struct pl_addr addrs[2];
+	int a = live(&addrs[0]), b = live(&addrs[1]);
+	size_t failed = 99;
+
+	close(a);
+	close(b);
+	CHECK_EQ_INT(pl_connect(addrs, 2, NULL, &failed), -ECONNREFUSED);
+	CHECK_EQ_INT(failed, 1);
+}
+
+static const struct unit_test tests[] = {
+	T(test_connect_race_skips_unanswering_first_address),
+	T(test_connect_sequential_waits_for_timeout), T(test_connect_failure_starts_next_at_once),
+	T(test_connect_all_fail_reports_last),
+};
+UNIT_MAIN(tests)
