@@ -19,7 +19,7 @@ CLI_OBJ  := $(BUILD)/obj/src/cli.o
 PROGS    := $(BUILD)/parley-server $(BUILD)/parley-client
 UNIT_SRC := $(wildcard tests/unit_*.c)
 UNITS    := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
-HELPERS  := $(BUILD)/tests/rawpeer
+HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client
 
 .PHONY: all run test asan clean
 .SECONDARY:
@@ -39,6 +39,10 @@ $(BUILD)/parley-%: $(BUILD)/obj/src/parley-%.o $(CLI_OBJ) $(BUILD)/libparley.a
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/textbook-%: tests/textbook/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 run: $(PROGS)
 	$(BUILD)/parley-server

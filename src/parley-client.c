@@ -19,6 +19,7 @@
 #define DEFAULT_PORT 1234
 #define MAX_TARGETS 16
 #define OUT_HIGH (64 * 1024) /* queue no more requests than this ahead */
+#define STREAM_BUF (256 * 1024) /* per direction in --stream mode */
 
 struct client {
 	int fd;
@@ -27,6 +28,8 @@ struct client {
 	uint32_t max_msg;
 	long long timeout_ms;
 	int verbose;
+	int stream, no_shutdown;
+	long long idle_ms, quit_ms; /* --stream: -w and -q; < 0 when unset */
 	char **msgs;
 	int nmsgs, next;       /* argv messages; next to queue */
 	int in_stdin;          /* the current message source is stdin ("-") */
@@ -51,15 +54,21 @@ static noreturn void usage(void)
 	       "  -6                      IPv6 addresses only\n"
 	       "  -s, --source ADDRESS    bind this local address (and port) before connecting\n"
 	       "  -t, --timeout SECONDS   bound the connect and the wait for each reply (default 10)\n"
-	       "  -v, --verbose           print the addresses of both ends once connected\n"
+	       "  -v, --verbose           print each connect attempt and both ends once connected\n"
 	       "Protocol:\n"
 	       "  -p, --proto PROTO       framing: len (default), line or raw\n"
 	       "      --max-msg BYTES     largest reply accepted (default 16M)\n"
+	       "Streaming (like nc):\n"
+	       "  -S, --stream            copy stdin to the socket and the socket to stdout, raw\n"
+	       "  -N, --no-shutdown       keep the write side open after stdin ends\n"
+	       "  -w, --idle SECONDS      fail when no data moves for this long\n"
+	       "  -q, --quit SECONDS      exit this long after stdin ends\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
-	       "Exit status: 0 when every reply arrived, 1 on a network or protocol error,\n"
-	       "2 on a usage error.\n");
+	       "Exit status: 0 when every reply arrived (with --stream: the exchange ended\n"
+	       "cleanly), 1 on a network or protocol error, a reset or a timeout, 2 on a usage\n"
+	       "error.\n");
 	exit(0);
 }
 
@@ -95,7 +104,8 @@ static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family 
 {
 	static struct pl_addr targets[MAX_TARGETS];
 	struct pl_connect_opts co = {
-		.timeout_ms = (int)c->timeout_ms, .source = src, .nonblock = 1,
+		.timeout_ms = (int)c->timeout_ms, .stagger_ms = PL_CONNECT_STAGGER_MS,
+		.source = src, .nonblock = 1,
 		.on_attempt = on_attempt, .arg = c,
 	};
 	size_t n, failed;
@@ -275,23 +285,131 @@ static void run(struct client *c)
 	}
 }
 
+/* ---- --stream: bytes both ways, like nc ---- */
+
+struct pipe_dir {
+	struct pl_buf buf;
+	int open; /* the source can still produce bytes */
+};
+
+/* Reads what fd has into d; returns 0, or -errno. */
+static int pull(int fd, struct pipe_dir *d, int sock)
+{
+	ssize_t n;
+
+	if (pl_buf_len(&d->buf) >= STREAM_BUF)
+		return 0;
+	if (pl_buf_reserve(&d->buf, STREAM_BUF - pl_buf_len(&d->buf)) < 0)
+		return -ENOMEM;
+	n = sock ? recv(fd, pl_buf_tail(&d->buf), pl_buf_room(&d->buf), 0)
+		 : read(fd, pl_buf_tail(&d->buf), pl_buf_room(&d->buf));
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		d->open = 0;
+	pl_buf_commit(&d->buf, (size_t)n);
+	return 0;
+}
+
+/* Writes what d holds to fd; returns 0, or -errno. */
+static int push(int fd, struct pipe_dir *d, int sock)
+{
+	ssize_t n = sock ? send(fd, pl_buf_head(&d->buf), pl_buf_len(&d->buf), MSG_NOSIGNAL)
+			 : write(fd, pl_buf_head(&d->buf), pl_buf_len(&d->buf));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	pl_buf_consume(&d->buf, (size_t)n);
+	return 0;
+}
+
+/* How long poll may wait, or the exit decision when a deadline passed. */
+static int stream_timeout(const struct client *c, long long now, long long last, long long eof_at)
+{
+	long long t = -1;
+
+	if (c->idle_ms >= 0) {
+		if (now - last >= c->idle_ms)
+			cli_die(1, "%s: no data for %.3g s", c->peer, c->idle_ms / 1000.0);
+		t = last + c->idle_ms - now;
+	}
+	if (c->quit_ms >= 0 && eof_at >= 0) {
+		long long q = eof_at + c->quit_ms - now;
+		if (q <= 0)
+			return -2;
+		t = t < 0 || q < t ? q : t;
+	}
+	return t > 1 << 30 ? 1 << 30 : (int)t;
+}
+
+static void stream(struct client *c)
+{
+	struct pipe_dir up = { .open = 1 }, down = { .open = 1 }; /* stdin->sock, sock->stdout */
+	long long last = pl_io_now_ms(), eof_at = -1;
+	int shut = 0, r = 0;
+
+	for (;;) {
+		long long now = pl_io_now_ms();
+		if (!up.open && !pl_buf_len(&up.buf) && eof_at < 0) {
+			eof_at = now;
+			if (!c->no_shutdown)
+				shut = shutdown(c->fd, SHUT_WR) == 0;
+		}
+		/* the server closed and everything it sent is out: done, whatever stdin does */
+		if (!down.open && !pl_buf_len(&down.buf))
+			break;
+		int timeout = stream_timeout(c, now, last, eof_at);
+		if (timeout == -2)
+			break;
+		struct pollfd p[3] = {
+			{ .fd = up.open && pl_buf_len(&up.buf) < STREAM_BUF ? STDIN_FILENO : -1, .events = POLLIN },
+			{ .fd = c->fd, .events = (down.open && pl_buf_len(&down.buf) < STREAM_BUF ? POLLIN : 0) |
+						 (pl_buf_len(&up.buf) ? POLLOUT : 0) },
+			{ .fd = pl_buf_len(&down.buf) ? STDOUT_FILENO : -1, .events = POLLOUT },
+		};
+		int n = poll(p, 3, timeout);
+		if (n < 0 && errno != EINTR)
+			cli_die(1, "poll: %s", strerror(errno));
+		if (n <= 0)
+			continue;
+		last = pl_io_now_ms();
+		if (p[0].revents && (r = pull(STDIN_FILENO, &up, 0)) < 0)
+			cli_die(1, "read from stdin: %s", strerror(-r));
+		/* POLLHUP comes with data still queued: read only when there is room,
+		 * or a zero-length read would pass for the server's EOF */
+		if (p[1].events & POLLIN && p[1].revents & (POLLIN | POLLERR | POLLHUP) &&
+		    (r = pull(c->fd, &down, 1)) < 0)
+			cli_die(1, "read from %s: %s", c->peer, strerror(-r));
+		if (p[1].revents & POLLOUT && (r = push(c->fd, &up, 1)) < 0)
+			cli_die(1, "write to %s: %s", c->peer, strerror(-r));
+		if (p[2].revents && (r = push(STDOUT_FILENO, &down, 0)) < 0)
+			cli_die(1, "write to stdout: %s", strerror(-r));
+	}
+	(void)shut;
+	pl_buf_free(&up.buf);
+	pl_buf_free(&down.buf);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{ "source", required_argument, 0, 's' }, { "timeout", required_argument, 0, 't' },
 		{ "verbose", no_argument, 0, 'v' },      { "proto", required_argument, 0, 'p' },
 		{ "max-msg", required_argument, 0, 1 },  { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },      { 0, 0, 0, 0 },
+		{ "version", no_argument, 0, 'V' },      { "stream", no_argument, 0, 'S' },
+		{ "no-shutdown", no_argument, 0, 'N' },  { "idle", required_argument, 0, 'w' },
+		{ "quit", required_argument, 0, 'q' },   { 0, 0, 0, 0 },
 	};
 	static char *def_msgs[] = { "hello" };
-	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT, .timeout_ms = 10000 };
+	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT,
+			    .timeout_ms = 10000, .idle_ms = -1, .quit_ms = -1 };
 	enum pl_family fam = PL_FAMILY_ANY;
 	struct pl_addr addr, src, local;
 	const char *src_text = NULL;
 	int ch;
 
 	cli_prog = "parley-client";
-	while ((ch = getopt_long(argc, argv, "46s:t:vp:hV", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "46s:t:vp:hVSNw:q:", longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
 		case '6': fam = PL_FAMILY_6; break;
@@ -303,11 +421,19 @@ int main(int argc, char **argv)
 				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
 			break;
 		case 1: c.max_msg = (uint32_t)cli_size("--max-msg", optarg, UINT32_MAX); break;
+		case 'S': c.stream = 1; break;
+		case 'N': c.no_shutdown = 1; break;
+		case 'w': c.idle_ms = cli_seconds_ms("--idle", optarg); break;
+		case 'q': c.quit_ms = cli_seconds_ms("--quit", optarg); break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default: cli_usage_error("unknown option");
 		}
 	}
+	if (c.stream && optind + 1 < argc)
+		cli_usage_error("--stream takes no MESSAGE: it sends standard input");
+	if (!c.stream && (c.no_shutdown || c.idle_ms >= 0 || c.quit_ms >= 0))
+		cli_usage_error("-N, -w and -q go with --stream");
 	cli_addr(&addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
 	c.msgs = optind + 1 < argc ? argv + optind + 1 : def_msgs;
 	c.nmsgs = optind + 1 < argc ? argc - optind - 1 : 1;
@@ -332,7 +458,10 @@ int main(int argc, char **argv)
 		if (c.verbose && pl_addr_local(c.fd, &local) == 0)
 			fprintf(stderr, "connected to %s from %s\n", c.peer, cli_addr_str(&local));
 	}
-	run(&c);
+	if (c.stream)
+		stream(&c);
+	else
+		run(&c);
 	close(c.fd);
 	pl_decoder_free(&c.dec);
 	pl_buf_free(&c.out);

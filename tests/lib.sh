@@ -3,6 +3,7 @@
 # in a fresh temporary directory and kills whatever it started on exit.
 set -u
 BUILD=${BUILD:-build}
+TOP=$PWD
 SERVER=$PWD/$BUILD/parley-server
 CLIENT=$PWD/$BUILD/parley-client
 RAWPEER=$PWD/$BUILD/tests/rawpeer

@@ -300,13 +300,13 @@ static void do_read(struct pl_conn *c)
 	}
 	c->last_active = pl_loop_now(s->loop);
 	if (n == 0) {
-		c->eof = 1;
 		/* an unterminated last line is still a line (what nc sends for printf 'a') */
-		if (s->cfg.proto == PL_PROTO_LINE && pl_buf_len(&c->in) &&
+		if (!c->eof && s->cfg.proto == PL_PROTO_LINE && pl_buf_len(&c->in) &&
 		    pl_buf_append(&c->in, "\n", 1) < 0) {
 			conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
 			return;
 		}
+		c->eof = 1;
 	} else if (shared) {
 		size_t used = process(c, dst, (size_t)n);
 		if (!c->closing && used < (size_t)n &&

@@ -1,0 +1,167 @@
+# test_proto.sh - the line and raw protocols, --stream, and real peers (nc, socat,
+# the textbook's own programs).  nc and socat come from Debian (.ci/run installs
+# them); a test whose tool is missing says so and fails rather than passing empty.
+
+need() {
+	command -v "$1" >/dev/null || fail "$1 is not installed (apt-get install $2)"
+}
+
+# A TCP port that was free a moment ago (for tools that cannot report port 0).
+free_port() {
+	"$RAWPEER" -t 1 -B 127.0.0.1:0 | sed -n 's/.*://p'
+}
+
+# wait_socket PATH: an external tool (socat, nc) gives no "listening" line, so
+# poll for its socket file, bounded at 5 s.
+wait_socket() {
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "no socket appeared at $1"
+}
+
+test_proto_line_with_nc() {
+	need nc netcat-openbsd
+	start_server --proto line 127.0.0.1:0
+	out=$(printf 'hello\nthere\r\nlast' | nc -N 127.0.0.1 "$PORT")
+	expect_eq "$out" $'world\nworld\nworld'
+	stop_server
+	expect_eq "$(cat out)" $'client says: hello\nclient says: there\nclient says: last'
+}
+
+test_proto_line_with_socat() {
+	need socat socat
+	start_server --proto line --echo 127.0.0.1:0
+	out=$(printf 'one\ntwo\n' | socat -t 5 - "TCP:127.0.0.1:$PORT")
+	expect_eq "$out" $'one\ntwo'
+	stop_server
+}
+
+test_proto_line_over_long_closes() {
+	start_server --proto line --max-msg 10 127.0.0.1:0
+	expect_eq "$(rawpeer "$ADDR" 'w:short\n' rb:6 'w:this line is too long\n' eof)" $'raw: world\\x0a\neof'
+	stop_server
+	expect_match "$(cat err)" "message of [0-9]+ bytes exceeds --max-msg 10; closing"
+}
+
+test_proto_raw_echo_with_nc_and_socat() {
+	need nc netcat-openbsd
+	need socat socat
+	start_server -q --proto raw --echo 127.0.0.1:0
+	expect_eq "$(printf 'abc\ndef' | nc -N 127.0.0.1 "$PORT")" $'abc\ndef'
+	expect_eq "$(printf 'xyz' | socat -t 5 - "TCP:127.0.0.1:$PORT")" "xyz"
+	stop_server
+}
+
+test_proto_raw_64mib_echo_is_byte_identical() {
+	start_server -q --proto raw --echo 127.0.0.1:0
+	head -c 64M /dev/urandom >in.bin
+	client --stream "$ADDR" <in.bin >back.bin
+	expect_eq "$?" 0 "client exit"
+	expect_eq "$(md5sum <back.bin)" "$(md5sum <in.bin)" "checksum"
+	stop_server
+}
+
+test_proto_textbook_client_against_parley() {
+	start_server --proto raw 127.0.0.1:0
+	expect_eq "$("$TOP/$BUILD/tests/textbook-client" "$PORT")" "server says: world"
+	stop_server
+	expect_eq "$(cat out)" "client says: hello"
+}
+
+test_proto_parley_client_against_textbook_server() {
+	"$TOP/$BUILD/tests/textbook-server" 0 >tb.out 2>tb.err &
+	PIDS+=($!)
+	local line
+	line=$(first_line tb.err)
+	local a=${line#listening on }
+	expect_eq "$(client --proto raw "$a")" "server says: world"
+	kill "${PIDS[-1]}"
+	expect_eq "$(cat tb.out)" "client says: hello"
+}
+
+test_proto_client_raw_against_socat() {
+	need socat socat
+	socat "UNIX-LISTEN:$T/echo.sock,fork" EXEC:cat &
+	PIDS+=($!)
+	wait_socket "$T/echo.sock"
+	out=$(client --proto raw "unix:$T/echo.sock" ping pong)
+	expect_eq "$out" $'server says: ping\nserver says: pong'
+}
+
+test_proto_client_line_against_nc_listener() {
+	need nc netcat-openbsd
+	# nc answers with a canned line and closes
+	printf 'canned reply\n' | nc -lU "$T/nc.sock" >nc.got &
+	PIDS+=($!)
+	wait_socket "$T/nc.sock"
+	out=$(client --proto line "unix:$T/nc.sock" question)
+	expect_eq "$out" "server says: canned reply"
+	wait "${PIDS[-1]}"
+	expect_eq "$(cat nc.got)" "question"
+}
+
+test_stream_half_close_line_echo() {
+	start_server -q --proto line --echo 127.0.0.1:0
+	out=$(printf 'a\nb\n' | client --stream "$ADDR")
+	expect_eq "$?" 0 "client exit"
+	expect_eq "$out" $'a\nb'
+	stop_server
+}
+
+test_stream_server_closes_first() {
+	# the peer says one line and closes while our stdin stays open
+	"$RAWPEER" -l 127.0.0.1:0 'w:bye\n' >peer &
+	PIDS+=($!)
+	local line
+	line=$(first_line peer)
+	out=$( (sleep 20) | timeout 5 "$CLIENT" --stream "${line#listening on }")
+	expect_eq "$?" 0 "client exit (124 would be a hang)"
+	expect_eq "$out" "bye"
+}
+
+test_stream_reset_exits_1() {
+	"$RAWPEER" -l 127.0.0.1:0 rb:3 rst >peer &
+	PIDS+=($!)
+	local line a
+	line=$(first_line peer)
+	a=${line#listening on }
+	err=$( (printf 'abc'; sleep 20) | timeout 5 "$CLIENT" --stream "$a" 2>&1 >/dev/null)
+	expect_eq "$?" 1 "client exit"
+	expect_eq "$err" "parley-client: read from $a: Connection reset by peer"
+}
+
+test_stream_idle_timeout_exits_1() {
+	"$RAWPEER" -l 127.0.0.1:0 sleep:5000 >peer &
+	PIDS+=($!)
+	local line a
+	line=$(first_line peer)
+	a=${line#listening on }
+	err=$( (sleep 20) | timeout 5 "$CLIENT" --stream -w 0.3 "$a" 2>&1)
+	expect_eq "$?" 1 "client exit"
+	expect_eq "$err" "parley-client: $a: no data for 0.3 s"
+}
+
+test_stream_quit_after_stdin_eof() {
+	# a peer that never closes: -q ends the wait after stdin's EOF, cleanly
+	"$RAWPEER" -l 127.0.0.1:0 rb:2 'w:ok' sleep:5000 >peer &
+	PIDS+=($!)
+	local line
+	line=$(first_line peer)
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream --no-shutdown -q 0.5 "${line#listening on }")
+	expect_eq "$?" 0 "client exit"
+	expect_eq "$out" "ok"
+}
+
+test_stream_no_shutdown_keeps_write_side() {
+	# the peer answers only after seeing EOF: with -N it never sees one
+	"$RAWPEER" -l 127.0.0.1:0 rb:2 eof 'w:late' >peer &
+	PIDS+=($!)
+	local line
+	line=$(first_line peer)
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream -N -q 0.5 "${line#listening on }")
+	expect_eq "$?" 0 "client exit"
+	expect_eq "$out" "" "no reply without our FIN"
+}
