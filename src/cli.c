@@ -118,3 +118,38 @@ void cli_version(void)
 	printf("%s %s (git %s)\n", cli_prog, PARLEY_VERSION, PARLEY_GIT_REV);
 	exit(0);
 }
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+size_t cli_unescape(const char *s, uint8_t *out)
+{
+	size_t n = 0;
+
+	while (*s) {
+		if (*s != '\\' || !s[1]) {
+			out[n++] = (uint8_t)*s++;
+			continue;
+		}
+		s++;
+		switch (*s) {
+		case 'n': out[n++] = '\n'; s++; break;
+		case 'r': out[n++] = '\r'; s++; break;
+		case 't': out[n++] = '\t'; s++; break;
+		case '0': out[n++] = 0; s++; break;
+		case 'x':
+			if (hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+				out[n++] = (uint8_t)(hexval(s[1]) * 16 + hexval(s[2]));
+				s += 3;
+				break;
+			}
+			out[n++] = (uint8_t)*s++; /* not an escape: keep the x */
+			break;
+		default: out[n++] = (uint8_t)*s++;
+		}
+	}
+	return n;
+}

@@ -36,6 +36,12 @@ void cli_addr(struct pl_addr *a, const char *text, uint16_t default_port, unsign
 /* A formatted address in a static buffer (one of a few rotating slots). */
 const char *cli_addr_str(const struct pl_addr *a);
 
+/*
+ * Decodes C escapes (\n \r \t \0 \\ \xHH) of s into out, which needs
+ * strlen(s) bytes at most.  Returns the length.
+ */
+size_t cli_unescape(const char *s, uint8_t *out);
+
 /* Prints "version (git REV)" and exits 0. */
 noreturn void cli_version(void);
 

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/cli.h"
 #include "parley/parley.h"
 
 static int timeout_ms = 10000;
@@ -47,33 +48,7 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static size_t unescape(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-
-	while (*s) {
-		if (*s != '\\' || !s[1]) {
-			out[n++] = (uint8_t)*s++;
-			continue;
-		}
-		s++;
-		switch (*s) {
-		case 'n': out[n++] = '\n'; s++; break;
-		case 'r': out[n++] = '\r'; s++; break;
-		case 't': out[n++] = '\t'; s++; break;
-		case '0': out[n++] = 0; s++; break;
-		case 'x': {
-			unsigned v = 0;
-			sscanf(s + 1, "%2x", &v);
-			out[n++] = (uint8_t)v;
-			s += 3;
-			break;
-		}
-		default: out[n++] = (uint8_t)*s++;
-		}
-	}
-	return n;
-}
+#define unescape cli_unescape
 
 static void sleep_ms(long ms)
 {

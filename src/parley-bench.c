@@ -1,0 +1,632 @@
+/* parley-bench - a load generator for request/response servers. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdnoreturn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "parley/buf.h"
+#include "parley/frame.h"
+#include "parley/hist.h"
+#include "parley/loop.h"
+#include "parley/sock.h"
+
+#define DEFAULT_PORT 1234
+#define DRAIN_MS 2000 /* after -d ends, how long replies may still arrive */
+
+enum mode { MODE_LOAD, MODE_CHURN, MODE_CONNECT_ONLY };
+
+struct conn {
+	struct pl_io io;
+	struct bench *b;
+	struct pl_buf out;      /* request bytes not yet written */
+	struct pl_decoder dec;  /* len and line replies */
+	size_t raw_got;         /* raw: bytes of the current reply */
+	int raw_bad;            /* raw: the current reply differs from --expect */
+	uint64_t *times;        /* ring: start time (ns) of each request in flight */
+	size_t head, n, cap;
+	int connecting;
+	long long opened_ns;    /* churn: when the connect started */
+};
+
+struct bench {
+	/* options */
+	struct pl_addr addr;
+	enum mode mode;
+	enum pl_proto proto;
+	unsigned conns, depth;
+	uint64_t total;          /* -n */
+	long long duration_ms;   /* -d; 0: use -n */
+	double rate;             /* --rate; 0: closed loop */
+	size_t reply_size;       /* raw */
+	int json, quiet;
+	/* the request, framed, and what a reply must be */
+	uint8_t *req, *payload;
+	size_t req_len, payload_len;
+	uint8_t *expect;
+	size_t expect_len;
+	int check_content, check_len;
+	/* run state */
+	struct pl_loop *loop;
+	struct pl_hist *hist;
+	struct conn *c;
+	struct pl_addr target;
+	uint64_t issued, done, wrong, missing, connect_errors;
+	uint64_t churned;        /* connections that completed their request */
+	uint64_t inflight;       /* requests sent and not answered, all connections */
+	unsigned alive, connecting; /* connections with an fd; of them, not yet connected */
+	long long start_ns, end_ns, stop_sending_ms;
+	unsigned next_conn;
+	struct pl_timer tick, progress;
+	uint64_t last_done;
+	int stopping;
+};
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static noreturn void usage(void)
+{
+	printf("Usage: parley-bench [OPTIONS] [ADDRESS]\n"
+	       "Drive a request/response server and report throughput and latency.\n"
+	       "ADDRESS defaults to localhost:1234.\n"
+	       "\n"
+	       "Load:\n"
+	       "  -c, --conns N           connections (default 50)\n"
+	       "  -n, --requests N        total requests (default 100000)\n"
+	       "  -d, --duration SECONDS  run this long instead of a count\n"
+	       "  -P, --pipeline DEPTH    requests in flight per connection (default 1)\n"
+	       "  -r, --rate R            open loop: R requests/s in total, latency measured\n"
+	       "                          from each request's scheduled send time\n"
+	       "Requests and replies:\n"
+	       "  -p, --proto PROTO       len (default), line or raw\n"
+	       "  -s, --size BYTES        request payload size (default 5: \"hello\", padded)\n"
+	       "      --request TEXT      request payload, C escapes allowed\n"
+	       "      --reply-size BYTES  raw: bytes in each reply\n"
+	       "      --expect TEXT       each reply must be TEXT (len/line default: world)\n"
+	       "      --expect-echo       each reply must equal the request\n"
+	       "Modes:\n"
+	       "      --churn             connect, one request, read the reply, close; repeat\n"
+	       "      --connect-only      open the connections and hold them idle for -d seconds\n"
+	       "Output:\n"
+	       "      --json              one JSON object with every figure\n"
+	       "  -q, --quiet             no progress line\n"
+	       "  -h, --help              show this help\n"
+	       "  -V, --version           show the version\n"
+	       "\n"
+	       "Exit status: 0 when every reply arrived and was right, 1 otherwise, 2 on a\n"
+	       "usage error.\n");
+	exit(0);
+}
+
+static int sending_allowed(const struct bench *b)
+{
+	if (b->stopping)
+		return 0;
+	if (b->duration_ms)
+		return pl_loop_now(b->loop) < b->stop_sending_ms;
+	return b->issued < b->total;
+}
+
+static void push_time(struct conn *c, uint64_t t)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		uint64_t *nt = malloc(cap * sizeof(*nt));
+		if (!nt)
+			cli_die(1, "out of memory");
+		for (size_t i = 0; i < c->n; i++)
+			nt[i] = c->times[(c->head + i) % c->cap];
+		free(c->times);
+		c->times = nt;
+		c->head = 0;
+		c->cap = cap;
+	}
+	c->times[(c->head + c->n++) % c->cap] = t;
+}
+
+static uint64_t pop_time(struct conn *c)
+{
+	uint64_t t = c->times[c->head];
+
+	c->head = (c->head + 1) % c->cap;
+	c->n--;
+	c->b->inflight--;
+	return t;
+}
+
+static void finish_if_done(struct bench *b);
+static void conn_close(struct conn *c);
+
+static void flush_out(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	while (pl_buf_len(&c->out)) {
+		ssize_t n = send(c->io.fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
+		if (n > 0) {
+			pl_buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			conn_close(c);
+			return;
+		}
+		break;
+	}
+	pl_io_start(b->loop, &c->io, PL_READ | (pl_buf_len(&c->out) ? PL_WRITE : 0));
+}
+
+static void send_request(struct conn *c, uint64_t t)
+{
+	if (pl_buf_append(&c->out, c->b->req, c->b->req_len) < 0)
+		cli_die(1, "out of memory");
+	push_time(c, t);
+	c->b->issued++;
+	c->b->inflight++;
+}
+
+/* One reply is complete: its latency counts, and whether it was right. */
+static void reply_done(struct conn *c, int ok)
+{
+	struct bench *b = c->b;
+
+	if (!c->n) {
+		b->wrong++; /* a reply nobody asked for */
+		return;
+	}
+	pl_hist_record(b->hist, (uint64_t)(now_ns() - (long long)pop_time(c)));
+	b->done++;
+	if (!ok)
+		b->wrong++;
+}
+
+static void check_reply(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct bench *b = c->b;
+	int ok = 1;
+
+	if ((b->check_len || b->check_content) && len != b->expect_len)
+		ok = 0;
+	else if (b->check_content && len && memcmp(p, b->expect, len) != 0)
+		ok = 0;
+	reply_done(c, ok);
+}
+
+/* Raw replies have no framing: every reply_size bytes are one reply. */
+static void on_raw(struct conn *c, const uint8_t *p, size_t n)
+{
+	struct bench *b = c->b;
+
+	while (n) {
+		size_t take = b->reply_size - c->raw_got;
+		if (take > n)
+			take = n;
+		if (b->check_content && memcmp(p, b->expect + c->raw_got, take) != 0)
+			c->raw_bad = 1;
+		c->raw_got += take;
+		p += take;
+		n -= take;
+		if (c->raw_got == b->reply_size) {
+			reply_done(c, !c->raw_bad);
+			c->raw_got = 0;
+			c->raw_bad = 0;
+		}
+	}
+}
+
+static void refill(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	if (b->rate > 0)
+		return; /* the open-loop schedule sends, not replies */
+	while (c->n < b->depth && sending_allowed(b))
+		send_request(c, (uint64_t)now_ns());
+}
+
+static void on_readable(struct conn *c)
+{
+	struct bench *b = c->b;
+	uint8_t buf[65536];
+	ssize_t n = recv(c->io.fd, buf, sizeof(buf), 0);
+	struct pl_frame f;
+	int r;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	if (b->proto == PL_PROTO_RAW) {
+		on_raw(c, buf, (size_t)n);
+	} else {
+		if (pl_decoder_feed(&c->dec, buf, (size_t)n) < 0)
+			cli_die(1, "out of memory");
+		while ((r = pl_decoder_next(&c->dec, &f)) == 1)
+			check_reply(c, f.msg, f.len);
+		if (r < 0) {
+			b->wrong++;
+			conn_close(c);
+			return;
+		}
+	}
+	if (b->mode == MODE_CHURN && c->n == 0) {
+		b->churned++;
+		conn_close(c);
+		return;
+	}
+	refill(c);
+	flush_out(c);
+	finish_if_done(b);
+}
+
+static void start_conn(struct conn *c);
+
+static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned ev)
+{
+	struct conn *c = (struct conn *)io;
+	struct bench *b = c->b;
+
+	(void)loop;
+	if (c->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			b->connect_errors++;
+			conn_close(c);
+			return;
+		}
+		c->connecting = 0;
+		b->connecting--;
+		if (b->mode == MODE_CHURN)
+			send_request(c, (uint64_t)c->opened_ns);
+		else
+			refill(c);
+		flush_out(c);
+		return;
+	}
+	if (ev & PL_WRITE)
+		flush_out(c);
+	if (io->fd >= 0 && ev & (PL_READ | PL_ERROR))
+		on_readable(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	if (c->io.fd < 0)
+		return;
+	b->missing += c->n;
+	b->inflight -= c->n;
+	c->n = c->head = 0;
+	c->raw_got = c->raw_bad = 0;
+	pl_io_stop(b->loop, &c->io);
+	close(c->io.fd);
+	c->io.fd = -1;
+	b->alive--;
+	if (c->connecting) {
+		c->connecting = 0;
+		b->connecting--;
+	}
+	pl_buf_free(&c->out);
+	pl_decoder_free(&c->dec);
+	pl_decoder_init(&c->dec, b->proto, 0xffffffffu);
+	if (b->mode == MODE_CHURN && sending_allowed(b))
+		start_conn(c);
+	finish_if_done(b);
+}
+
+static void start_conn(struct conn *c)
+{
+	struct bench *b = c->b;
+	struct pl_connect_opts o = { .timeout_ms = 10000, .nonblock = 1 };
+	int fd, fam = pl_addr_sa_family(&b->target);
+
+	if (b->mode == MODE_CHURN) {
+		/* a non-blocking connect, completed in the loop */
+		struct sockaddr_storage ss;
+		socklen_t len;
+		c->opened_ns = now_ns();
+		pl_addr_to_sockaddr(&b->target, &ss, &len);
+		fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			cli_die(1, "socket: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
+			close(fd);
+			b->connect_errors++;
+			return;
+		}
+		if (fam != AF_UNIX)
+			pl_sock_nodelay(fd);
+		pl_io_init(&c->io, fd, on_conn, c);
+		c->connecting = 1;
+		b->connecting++;
+		b->alive++;
+		pl_io_start(b->loop, &c->io, PL_WRITE);
+		return;
+	}
+	fd = pl_connect(&b->target, 1, &o, NULL);
+	if (fd < 0)
+		cli_die(1, "connect to %s: %s", cli_addr_str(&b->target), strerror(-fd));
+	pl_io_init(&c->io, fd, on_conn, c);
+	b->alive++;
+	if (b->mode == MODE_LOAD) {
+		refill(c);
+		flush_out(c);
+	} else {
+		pl_io_start(b->loop, &c->io, PL_READ);
+	}
+}
+
+static void finish_if_done(struct bench *b)
+{
+	if (b->mode == MODE_CONNECT_ONLY || b->inflight || b->connecting)
+		return;
+	if (b->alive && sending_allowed(b))
+		return;
+	b->end_ns = now_ns();
+	pl_loop_stop(b->loop);
+}
+
+/* Open loop: hands out the requests that are due, each with its scheduled time. */
+static void on_tick(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct bench *b = t->data;
+	long long now = now_ns();
+	double elapsed = (double)(now - b->start_ns) / 1e9;
+	uint64_t due = (uint64_t)(elapsed * b->rate);
+
+	if (b->duration_ms == 0 && due > b->total)
+		due = b->total;
+	while (b->issued < due && sending_allowed(b)) {
+		struct conn *c = &b->c[b->next_conn++ % b->conns];
+		if (c->io.fd < 0)
+			continue;
+		send_request(c, (uint64_t)(b->start_ns + (long long)((double)b->issued * 1e9 / b->rate)));
+		flush_out(c);
+	}
+	if (sending_allowed(b))
+		pl_timer_start(loop, t, 1);
+	else
+		finish_if_done(b);
+}
+
+static void on_progress(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct bench *b = t->data;
+
+	fprintf(stderr, "\r%llu requests, %llu/s   ", (unsigned long long)b->done,
+		(unsigned long long)(b->done - b->last_done));
+	b->last_done = b->done;
+	pl_timer_start(loop, t, 1000);
+}
+
+static void on_end_of_duration(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct bench *b = t->data;
+
+	if (b->mode == MODE_CONNECT_ONLY || pl_loop_now(loop) >= b->stop_sending_ms + DRAIN_MS) {
+		b->stopping = 1;
+		b->end_ns = now_ns();
+		pl_loop_stop(loop);
+		return;
+	}
+	finish_if_done(b);
+	pl_timer_start(loop, t, b->stop_sending_ms + DRAIN_MS - pl_loop_now(loop));
+}
+
+static void on_signal(struct pl_loop *loop, int signo, void *arg)
+{
+	struct bench *b = arg;
+
+	(void)signo;
+	b->stopping = 1;
+	b->end_ns = now_ns();
+	pl_loop_stop(loop);
+}
+
+static void build_request(struct bench *b, const char *request, size_t size)
+{
+	struct pl_buf framed = { 0 };
+
+	if (request) {
+		b->payload = malloc(strlen(request) + 1);
+		b->payload_len = cli_unescape(request, b->payload);
+	} else {
+		b->payload = malloc(size + 1);
+		for (size_t i = 0; i < size; i++)
+			b->payload[i] = i < 5 ? (uint8_t)"hello"[i] : 'x';
+		b->payload_len = size;
+	}
+	if (b->proto == PL_PROTO_LINE && memchr(b->payload, '\n', b->payload_len))
+		cli_usage_error("--proto line: a request cannot contain a newline");
+	if (pl_frame_append(b->proto, &framed, b->payload, b->payload_len) < 0)
+		cli_die(1, "out of memory");
+	b->req = pl_buf_head(&framed);
+	b->req_len = pl_buf_len(&framed);
+}
+
+static double us(uint64_t ns) { return (double)ns / 1000.0; }
+
+static void report(const struct bench *b)
+{
+	double secs = (double)(b->end_ns - b->start_ns) / 1e9;
+	uint64_t errors = b->wrong + b->missing + b->connect_errors;
+	const struct pl_hist *h = b->hist;
+	const char *mode = b->mode == MODE_CHURN ? "churn" : b->mode == MODE_CONNECT_ONLY ? "connect-only" : "load";
+
+	if (secs <= 0)
+		secs = 1e-9;
+	if (b->json) {
+		printf("{\"address\":\"%s\",\"proto\":\"%s\",\"mode\":\"%s\",\"conns\":%u,\"pipeline\":%u,"
+		       "\"rate\":%.0f,\"requests\":%llu,\"seconds\":%.6f,\"rps\":%.1f,"
+		       "\"connections_per_s\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+		       "\"p999_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f,\"wrong\":%llu,"
+		       "\"missing\":%llu,\"connect_errors\":%llu,\"errors\":%llu}\n",
+		       cli_addr_str(&b->target), pl_proto_name(b->proto), mode, b->conns, b->depth,
+		       b->rate, (unsigned long long)b->done, secs, (double)b->done / secs,
+		       (double)b->churned / secs, us(pl_hist_percentile(h, 50)),
+		       us(pl_hist_percentile(h, 90)), us(pl_hist_percentile(h, 99)),
+		       us(pl_hist_percentile(h, 99.9)), us(pl_hist_max(h)), pl_hist_mean(h) / 1000.0,
+		       (unsigned long long)b->wrong, (unsigned long long)b->missing,
+		       (unsigned long long)b->connect_errors, (unsigned long long)errors);
+		return;
+	}
+	printf("%s  %s  %s, %u connections, pipeline %u%s\n", cli_addr_str(&b->target),
+	       pl_proto_name(b->proto), mode, b->conns, b->depth, b->rate > 0 ? ", open loop" : "");
+	printf("requests      %llu in %.3f s\n", (unsigned long long)b->done, secs);
+	printf("throughput    %.0f requests/s\n", (double)b->done / secs);
+	if (b->mode == MODE_CHURN)
+		printf("churn         %.0f connections/s\n", (double)b->churned / secs);
+	printf("latency (us)  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+	       us(pl_hist_percentile(h, 50)), us(pl_hist_percentile(h, 90)),
+	       us(pl_hist_percentile(h, 99)), us(pl_hist_percentile(h, 99.9)), us(pl_hist_max(h)));
+	printf("errors        %llu wrong, %llu missing, %llu connect\n", (unsigned long long)b->wrong,
+	       (unsigned long long)b->missing, (unsigned long long)b->connect_errors);
+}
+
+static void parse(struct bench *b, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "conns", required_argument, 0, 'c' },     { "requests", required_argument, 0, 'n' },
+		{ "duration", required_argument, 0, 'd' },  { "pipeline", required_argument, 0, 'P' },
+		{ "rate", required_argument, 0, 'r' },      { "proto", required_argument, 0, 'p' },
+		{ "size", required_argument, 0, 's' },      { "request", required_argument, 0, 1 },
+		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
+		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
+		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
+		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
+	};
+	const char *request = NULL, *expect = NULL;
+	size_t size = 5;
+	int echo = 0, ch;
+
+	while ((ch = getopt_long(argc, argv, "c:n:d:P:r:p:s:qhV", longs, NULL)) != -1) {
+		switch (ch) {
+		case 'c': b->conns = (unsigned)cli_uint("--conns", optarg, 1000000); break;
+		case 'n': b->total = cli_uint("--requests", optarg, 1ULL << 40); break;
+		case 'd': b->duration_ms = cli_seconds_ms("--duration", optarg); break;
+		case 'P': b->depth = (unsigned)cli_uint("--pipeline", optarg, 1000000); break;
+		case 'r': b->rate = (double)cli_uint("--rate", optarg, 100000000); break;
+		case 'p':
+			if (pl_proto_parse(optarg, &b->proto) < 0)
+				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
+			break;
+		case 's': size = cli_size("--size", optarg, 1ULL << 30); break;
+		case 1: request = optarg; break;
+		case 2: b->reply_size = cli_size("--reply-size", optarg, 1ULL << 30); break;
+		case 3: expect = optarg; break;
+		case 4: echo = 1; break;
+		case 5: b->mode = MODE_CHURN; break;
+		case 6: b->mode = MODE_CONNECT_ONLY; break;
+		case 7: b->json = 1; break;
+		case 'q': b->quiet = 1; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: cli_usage_error("unknown option");
+		}
+	}
+	if (b->conns == 0 || b->depth == 0)
+		cli_usage_error("--conns and --pipeline must be at least 1");
+	if (b->total == 0 && !b->duration_ms && b->mode != MODE_CONNECT_ONLY)
+		cli_usage_error("--requests must be at least 1");
+	if (b->proto == PL_PROTO_RAW && !b->reply_size)
+		cli_usage_error("--proto raw needs --reply-size (raw replies have no framing)");
+	if (b->proto != PL_PROTO_RAW && b->reply_size)
+		cli_usage_error("--reply-size goes with --proto raw");
+	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
+	build_request(b, request, size);
+	if (echo) {
+		expect = NULL;
+		b->expect = b->payload;
+		b->expect_len = b->payload_len;
+		b->check_content = 1;
+	} else if (expect || b->proto != PL_PROTO_RAW) {
+		b->expect = malloc(strlen(expect ? expect : "world") + 1);
+		b->expect_len = cli_unescape(expect ? expect : "world", b->expect);
+		b->check_content = 1;
+	}
+	if (b->proto == PL_PROTO_RAW && b->check_content && b->expect_len != b->reply_size)
+		cli_usage_error("--expect must be --reply-size bytes long");
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = { .conns = 50, .depth = 1, .total = 100000 };
+	struct pl_timer end;
+	size_t n;
+	int r;
+
+	cli_prog = "parley-bench";
+	signal(SIGPIPE, SIG_IGN);
+	parse(&b, argc, argv);
+	r = pl_addr_resolve(&b.addr, PL_FAMILY_ANY, &b.target, 1, &n);
+	if (r < 0)
+		cli_die(1, "resolve %s: %s", b.addr.host, pl_addr_resolve_strerror(r));
+	if (pl_loop_new(&b.loop) < 0 || pl_hist_new(&b.hist) < 0 ||
+	    !(b.c = calloc(b.conns, sizeof(*b.c))))
+		cli_die(1, "out of memory");
+	pl_loop_signal(b.loop, SIGINT, on_signal, &b);
+	pl_loop_signal(b.loop, SIGTERM, on_signal, &b);
+	for (unsigned i = 0; i < b.conns; i++) {
+		b.c[i].b = &b;
+		b.c[i].io.fd = -1;
+		pl_decoder_init(&b.c[i].dec, b.proto, 0xffffffffu);
+	}
+	pl_timer_init(&b.tick, on_tick, &b);
+	pl_timer_init(&b.progress, on_progress, &b);
+	pl_timer_init(&end, on_end_of_duration, &b);
+	b.start_ns = now_ns();
+	b.stop_sending_ms = pl_loop_now(b.loop) + b.duration_ms;
+	if (b.mode == MODE_CONNECT_ONLY) {
+		for (unsigned i = 0; i < b.conns; i++)
+			start_conn(&b.c[i]);
+		if (!b.json)
+			printf("holding %u connections\n", b.conns);
+		fflush(stdout);
+	}
+	b.start_ns = now_ns();
+	if (b.duration_ms)
+		pl_timer_start(b.loop, &end, b.duration_ms);
+	if (b.mode != MODE_CONNECT_ONLY) {
+		if (b.rate > 0) {
+			for (unsigned i = 0; i < b.conns; i++)
+				start_conn(&b.c[i]);
+			pl_timer_start(b.loop, &b.tick, 0);
+		} else {
+			for (unsigned i = 0; i < b.conns && sending_allowed(&b); i++)
+				start_conn(&b.c[i]);
+		}
+	}
+	if (!b.quiet && !b.json && isatty(STDOUT_FILENO))
+		pl_timer_start(b.loop, &b.progress, 1000);
+	finish_if_done(&b);
+	if (b.inflight || b.alive || b.mode == MODE_CONNECT_ONLY)
+		pl_loop_run(b.loop);
+	if (!b.end_ns)
+		b.end_ns = now_ns();
+	if (pl_timer_active(&b.progress))
+		fprintf(stderr, "\r\033[K"); /* erase the progress line */
+	report(&b);
+	fflush(stdout);
+	return b.wrong + b.missing + b.connect_errors ? 1 : 0;
+}

@@ -1,0 +1,92 @@
+# test_bench.sh - parley-bench's own behaviour against a real parley-server.
+# (No test asserts a speed: that is what make bench is for.)
+
+BENCH=$TOP/$BUILD/parley-bench
+
+test_bench_short_run_exits_0() {
+	start_server -q 127.0.0.1:0
+	out=$("$BENCH" -c 4 -n 2000 "$ADDR")
+	expect_eq "$?" 0 "exit"
+	expect_match "$out" "requests      2000 in "
+	expect_match "$out" "errors        0 wrong, 0 missing, 0 connect"
+	stop_server
+}
+
+test_bench_pipelined_and_duration() {
+	start_server -q 127.0.0.1:0
+	out=$("$BENCH" -q -c 3 -P 8 -d 0.5 --json "$ADDR")
+	expect_eq "$?" 0 "exit"
+	expect_match "$out" '"pipeline":8,'
+	expect_match "$out" '"errors":0}'
+	stop_server
+}
+
+test_bench_wrong_replies_exit_1() {
+	start_server -q --reply nope 127.0.0.1:0
+	out=$("$BENCH" -c 2 -n 100 "$ADDR")
+	expect_eq "$?" 1 "exit"
+	expect_match "$out" "errors        100 wrong, 0 missing, 0 connect"
+	stop_server
+}
+
+test_bench_missing_replies_exit_1() {
+	# a peer that reads one request and closes: the rest never get replies
+	"$RAWPEER" -l 127.0.0.1:0 rb:9 >peer &
+	PIDS+=($!)
+	local line
+	line=$(first_line peer)
+	out=$("$BENCH" -c 1 -P 4 -n 4 --json "${line#listening on }")
+	expect_eq "$?" 1 "exit"
+	expect_match "$out" '"missing":4,'
+}
+
+test_bench_json_parses() {
+	start_server -q --echo 127.0.0.1:0
+	out=$("$BENCH" -c 2 -n 500 --size 64 --expect-echo --json "$ADDR")
+	expect_eq "$?" 0 "exit"
+	if command -v python3 >/dev/null; then
+		printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["requests"]==500 and d["errors"]==0 and d["p99_us"]>0, d' ||
+			fail "JSON does not parse or is wrong: $out"
+	else
+		expect_match "$out" '^\{"address":"[^"]+",("[a-z0-9_]+":("[^"]*"|[0-9.]+),?)+\}$'
+	fi
+	stop_server
+}
+
+test_bench_raw_mode_with_reply_size() {
+	start_server -q --proto raw 127.0.0.1:0
+	# raw, one in flight: each "hello" chunk gets "world"
+	out=$("$BENCH" -c 2 -n 300 --proto raw --reply-size 5 --expect world --json "$ADDR")
+	expect_eq "$?" 0 "exit"
+	expect_match "$out" '"requests":300,'
+	stop_server
+}
+
+test_bench_churn_and_open_loop() {
+	start_server -q 127.0.0.1:0
+	out=$("$BENCH" --churn -c 4 -n 200 --json "$ADDR")
+	expect_eq "$?" 0 "churn exit"
+	expect_match "$out" '"mode":"churn"'
+	out=$("$BENCH" -c 4 -r 2000 -d 0.5 --json "$ADDR")
+	expect_eq "$?" 0 "open loop exit"
+	expect_match "$out" '"rate":2000,'
+	stop_server
+}
+
+test_bench_connect_only_holds_connections() {
+	start_server -q -v 127.0.0.1:0
+	"$BENCH" --connect-only -c 20 -d 1 "$ADDR" >hold.out &
+	local b=$!
+	expect_eq "$(first_line hold.out)" "holding 20 connections"
+	wait $b
+	expect_eq "$?" 0 "exit"
+	stop_server
+	expect_match "$(cat err)" "accepted=20 "
+}
+
+test_bench_usage_errors() {
+	"$BENCH" --proto raw 127.0.0.1:1 >/dev/null 2>&1
+	expect_eq "$?" 2 "raw without --reply-size"
+	"$BENCH" -c 0 127.0.0.1:1 >/dev/null 2>&1
+	expect_eq "$?" 2 "zero connections"
+}
