@@ -21,7 +21,7 @@ UNIT_SRC := $(wildcard tests/unit_*.c)
 UNITS    := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client
 
-.PHONY: all run test asan clean
+.PHONY: all run test asan clean bench
 .SECONDARY:
 all: $(BUILD)/libparley.a $(PROGS) $(UNITS) $(HELPERS)
 
@@ -47,6 +47,13 @@ $(BUILD)/tests/rawpeer: $(BUILD)/obj/tests/rawpeer.o $(CLI_OBJ) $(BUILD)/libparl
 $(BUILD)/tests/textbook-%: tests/textbook/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/bench/floor: bench/floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
+
+bench: all $(BUILD)/bench/floor
+	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
 
 run: $(PROGS)
 	$(BUILD)/parley-server
