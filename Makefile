@@ -1,12 +1,22 @@
 # parley - build, test, install.  Needs only gcc (or cc) and make.
-#   make            build/parley-server, build/parley-client, build/libparley.a
+#   make            the programs, libparley.a, libparley.so and the examples, in build/
 #   make run        build, then serve on port 1234 (IPv4 and IPv6)
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests against an ASan+UBSan build (in build-asan/)
+#   make bench      W1..W7 against parley, Redis and a blocking floor (docs/BENCHMARKS.md)
+#   make install    PREFIX=/usr/local DESTDIR=  (make uninstall removes exactly that)
 
 CC      ?= cc
 BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+LIBDIR  := $(PREFIX)/lib
+INCDIR  := $(PREFIX)/include
+MANDIR  := $(PREFIX)/share/man
+COMPDIR := $(PREFIX)/share/bash-completion/completions
 VERSION := $(shell sed -n 's/^\#define PARLEY_VERSION "\(.*\)"/\1/p' include/parley/version.h)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
 GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 OPT     ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(OPT) \
@@ -15,28 +25,42 @@ LDLIBS  += -lm
 
 LIB_SRC  := $(wildcard src/lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ  := $(BUILD)/obj/src/cli.o
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+SONAME   := libparley.so.$(MAJOR)
+SHLIB    := $(BUILD)/libparley.so.$(VERSION)
+CLI_OBJ  := $(BUILD)/obj/src/cli.o $(BUILD)/obj/src/log.o
 PROGS    := $(BUILD)/parley-server $(BUILD)/parley-client $(BUILD)/parley-bench
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 UNIT_SRC := $(wildcard tests/unit_*.c)
 UNITS    := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client
+HEADERS  := $(wildcard include/parley/*.h)
+MAN1     := $(wildcard man/*.1)
+MAN7     := $(wildcard man/*.7)
 
-.PHONY: all run test asan clean bench
+.PHONY: all run test asan clean bench install uninstall
 .SECONDARY:
-all: $(BUILD)/libparley.a $(PROGS) $(UNITS) $(HELPERS)
+all: $(BUILD)/libparley.a $(SHLIB) $(PROGS) $(EXAMPLES) $(UNITS) $(HELPERS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c -o $@ $<
+
 $(BUILD)/libparley.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(SHLIB): $(PIC_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/parley-%: $(BUILD)/obj/src/parley-%.o $(CLI_OBJ) $(BUILD)/libparley.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libparley.a
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -48,12 +72,16 @@ $(BUILD)/tests/textbook-%: tests/textbook/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libparley.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
 
-bench: all $(BUILD)/bench/floor
-	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
+$(BUILD)/parley.pc: contrib/parley.pc.in include/parley/version.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
 run: $(PROGS)
 	$(BUILD)/parley-server
@@ -65,6 +93,37 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test
+
+bench: all $(BUILD)/bench/floor
+	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
+
+# The list of what install writes, so uninstall removes exactly that.
+INSTALLED = $(BINDIR)/parley-server $(BINDIR)/parley-client $(BINDIR)/parley-bench \
+	$(LIBDIR)/libparley.a $(LIBDIR)/libparley.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+	$(LIBDIR)/libparley.so $(LIBDIR)/pkgconfig/parley.pc \
+	$(HEADERS:include/%=$(INCDIR)/%) \
+	$(MAN1:man/%=$(MANDIR)/man1/%) $(MAN7:man/%=$(MANDIR)/man7/%) \
+	$(COMPDIR)/parley-server $(COMPDIR)/parley-client $(COMPDIR)/parley-bench
+
+install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) $(BUILD)/parley.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/parley \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(COMPDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/libparley.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libparley.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libparley.so
+	install -m 644 $(BUILD)/parley.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCDIR)/parley/
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 contrib/parley.bash-completion $(DESTDIR)$(COMPDIR)/parley-server
+	ln -sf parley-server $(DESTDIR)$(COMPDIR)/parley-client
+	ln -sf parley-server $(DESTDIR)$(COMPDIR)/parley-bench
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(INCDIR)/parley 2>/dev/null
 
 clean:
 	rm -rf build build-asan

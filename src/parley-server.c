@@ -1,14 +1,17 @@
 /* parley-server - answers each request; by default "hello" gets "world". */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "log.h"
 #include "parley/escape.h"
 #include "parley/loop.h"
 #include "parley/server.h"
@@ -39,6 +42,8 @@ static noreturn void usage(void)
 	       "Output:\n"
 	       "  -q, --quiet             print nothing per request\n"
 	       "  -v, --verbose           log each connection's open and close, counters at exit\n"
+	       "      --log-format FMT    text (default) or json: one JSON object per line,\n"
+	       "                          with an RFC 3339 timestamp\n"
 	       "Limits:\n"
 	       "      --max-conns N       most clients at once (default 10000; 0: no limit)\n"
 	       "      --max-msg BYTES     largest request (default 16M)\n"
@@ -46,6 +51,9 @@ static noreturn void usage(void)
 	       "      --out-cap BYTES     unsent output before a client is no longer read (default 1M)\n"
 	       "      --drain-timeout SEC on SIGTERM, wait this long for replies to leave (default 5)\n"
 	       "      --unix-mode MODE    permissions of Unix socket files, octal (e.g. 660)\n"
+	       "\n"
+	       "Started by systemd socket activation (LISTEN_FDS, LISTEN_PID), it serves the\n"
+	       "sockets it was given, and listens on ADDRESS only when one is named.\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n");
 	exit(0);
@@ -69,32 +77,41 @@ static void on_request(struct pl_conn *c, const uint8_t *msg, size_t len, void *
 static void on_event(const struct pl_server_event *ev, void *arg)
 {
 	struct opts *o = arg;
+	const char *peer = ev->peer ? cli_addr_str(ev->peer) : "";
+	const char *reason = pl_close_reason_name(ev->reason);
+	char num[32];
 
 	switch (ev->type) {
 	case PL_EV_OPEN:
 		if (o->verbose)
-			fprintf(stderr, "open %s\n", cli_addr_str(ev->peer));
+			log_event(0, "open", (const char *[]){ "peer", peer, NULL }, "open %s", peer);
 		break;
 	case PL_EV_CLOSE:
-		if (ev->reason == PL_CLOSE_OVERSIZE)
-			cli_warn("%s: message of %llu bytes exceeds --max-msg %u; closing",
-				 cli_addr_str(ev->peer), (unsigned long long)ev->size, o->cfg.max_msg);
-		else if (o->verbose && ev->err && ev->reason == PL_CLOSE_RESET)
-			fprintf(stderr, "close %s: %s (%s)\n", cli_addr_str(ev->peer),
-				pl_close_reason_name(ev->reason), strerror(-ev->err));
-		else if (o->verbose)
-			fprintf(stderr, "close %s: %s\n", cli_addr_str(ev->peer),
-				pl_close_reason_name(ev->reason));
+		if (ev->reason == PL_CLOSE_OVERSIZE) {
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->size);
+			log_event(1, "oversize", (const char *[]){ "peer", peer, "size", num, NULL },
+				  "%s: message of %s bytes exceeds --max-msg %u; closing", peer, num,
+				  o->cfg.max_msg);
+		}
+		if (!o->verbose)
+			break;
+		if (ev->err && ev->reason == PL_CLOSE_RESET)
+			log_event(0, "close", (const char *[]){ "peer", peer, "reason", reason, "error", strerror(-ev->err), NULL },
+				  "close %s: %s (%s)", peer, reason, strerror(-ev->err));
+		else
+			log_event(0, "close", (const char *[]){ "peer", peer, "reason", reason, NULL },
+				  "close %s: %s", peer, reason);
 		break;
 	case PL_EV_REJECT:
-		cli_warn("%s: --max-conns %u reached; closing", cli_addr_str(ev->peer),
-			 o->cfg.max_conns);
+		log_event(1, "reject", (const char *[]){ "peer", peer, NULL },
+			  "%s: --max-conns %u reached; closing", peer, o->cfg.max_conns);
 		break;
 	case PL_EV_ACCEPT_ERROR:
-		cli_warn("accept: %s; shedding new clients until it recovers", strerror(-ev->err));
+		log_event(1, "accept_error", (const char *[]){ "error", strerror(-ev->err), NULL },
+			  "accept: %s; shedding new clients until it recovers", strerror(-ev->err));
 		break;
 	case PL_EV_ACCEPT_RESUMED:
-		cli_warn("accept: working again");
+		log_event(1, "accept_resumed", NULL, "accept: working again");
 		break;
 	case PL_EV_DRAINED:
 		break;
@@ -112,12 +129,23 @@ static void on_signal(struct pl_loop *loop, int signo, void *arg)
 
 static void print_stats(const struct pl_server_stats *st)
 {
-	fprintf(stderr, "stats: accepted=%llu requests=%llu", (unsigned long long)st->accepted,
-		(unsigned long long)st->requests);
-	for (int r = 0; r < PL_CLOSE_REASONS; r++)
-		fprintf(stderr, " %s=%llu", pl_close_reason_name(r),
-			(unsigned long long)st->closed[r]);
-	fprintf(stderr, "\n");
+	char text[512], vals[PL_CLOSE_REASONS + 2][24];
+	const char *fields[2 * (PL_CLOSE_REASONS + 2) + 1];
+	size_t o = 0;
+	int k = 0;
+
+	snprintf(vals[0], sizeof(vals[0]), "%llu", (unsigned long long)st->accepted);
+	snprintf(vals[1], sizeof(vals[1]), "%llu", (unsigned long long)st->requests);
+	fields[k++] = "accepted", fields[k++] = vals[0];
+	fields[k++] = "requests", fields[k++] = vals[1];
+	o += (size_t)snprintf(text, sizeof(text), "stats: accepted=%s requests=%s", vals[0], vals[1]);
+	for (int r = 0; r < PL_CLOSE_REASONS; r++) {
+		snprintf(vals[r + 2], sizeof(vals[0]), "%llu", (unsigned long long)st->closed[r]);
+		fields[k++] = pl_close_reason_name(r), fields[k++] = vals[r + 2];
+		o += (size_t)snprintf(text + o, sizeof(text) - o, " %s=%s", pl_close_reason_name(r), vals[r + 2]);
+	}
+	fields[k] = NULL;
+	log_event(0, "stats", fields, "%s", text);
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -128,7 +156,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "verbose", no_argument, 0, 'v' },       { "max-conns", required_argument, 0, 1 },
 		{ "max-msg", required_argument, 0, 2 },   { "idle-timeout", required_argument, 0, 3 },
 		{ "out-cap", required_argument, 0, 4 },   { "drain-timeout", required_argument, 0, 5 },
-		{ "unix-mode", required_argument, 0, 6 }, { "help", no_argument, 0, 'h' },
+		{ "unix-mode", required_argument, 0, 6 }, { "log-format", required_argument, 0, 7 },
+		{ "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
 	};
 	int ch;
@@ -156,6 +185,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->unix_mode = (int)m;
 			break;
 		}
+		case 7:
+			if (strcmp(optarg, "text") == 0)
+				log_set_format(LOG_TEXT);
+			else if (strcmp(optarg, "json") == 0)
+				log_set_format(LOG_JSON);
+			else
+				cli_usage_error("--log-format: '%s' is not text or json", optarg);
+			break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default: cli_usage_error("unknown option");
@@ -170,15 +207,58 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		cli_usage_error("--reply: a line reply cannot contain a newline");
 }
 
-static int open_listeners(int argc, char **argv, struct opts *o, struct pl_server *s)
+static void announce(int fd)
+{
+	struct pl_addr bound;
+
+	if (pl_addr_local(fd, &bound) == 0)
+		log_event(0, "listening", (const char *[]){ "addr", cli_addr_str(&bound), NULL },
+			  "listening on %s", cli_addr_str(&bound));
+}
+
+/*
+ * systemd socket activation: listeners arrive as fds 3.. with LISTEN_FDS set
+ * and LISTEN_PID naming us (the protocol of sd_listen_fds(3), no libsystemd).
+ * Returns how many were taken, or -1.
+ */
+static int activated_listeners(struct opts *o, struct pl_server *s)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int n, accepting;
+	socklen_t len = sizeof(accepting);
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	n = atoi(fds);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (int fd = 3; fd < 3 + n; fd++) {
+		len = sizeof(accepting);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0 || !accepting) {
+			cli_warn("socket activation: fd %d is not a listening socket", fd);
+			return -1;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (pl_server_adopt_fd(s, fd) < 0)
+			return -1;
+		announce(fd);
+	}
+	if (o->verbose)
+		log_event(0, "socket_activation", NULL, "socket activation: %d listener%s from systemd",
+			  n, n == 1 ? "" : "s");
+	return n;
+}
+
+static int open_listeners(int argc, char **argv, struct opts *o, struct pl_server *s, int inherited)
 {
 	const char *def[] = { ":1234" };
 	char **addrs = optind < argc ? argv + optind : (char **)def;
-	int n = optind < argc ? argc - optind : 1;
+	int n = optind < argc ? argc - optind : inherited ? 0 : 1;
 	struct pl_listen_opts lo = { .nonblock = 1, .unix_mode = o->unix_mode };
 
 	for (int i = 0; i < n; i++) {
-		struct pl_addr a, bound;
+		struct pl_addr a;
 		int fd, r;
 
 		cli_addr(&a, addrs[i], DEFAULT_PORT, PL_ADDR_PASSIVE);
@@ -199,14 +279,12 @@ static int open_listeners(int argc, char **argv, struct opts *o, struct pl_serve
 				 fd == -EEXIST ? "File exists and is not a socket" : strerror(-fd));
 			return -1;
 		}
-		if (pl_addr_local(fd, &bound) < 0)
-			bound = a;
 		if ((r = pl_server_listen_fd(s, fd)) < 0) {
 			cli_warn("listen on %s: %s", cli_addr_str(&a), strerror(-r));
 			close(fd);
 			return -1;
 		}
-		fprintf(stderr, "listening on %s\n", cli_addr_str(&bound));
+		announce(fd);
 	}
 	return 0;
 }
@@ -238,7 +316,7 @@ int main(int argc, char **argv)
 	/* before "listening on": a test may signal as soon as it reads that line */
 	pl_loop_signal(loop, SIGINT, on_signal, srv);
 	pl_loop_signal(loop, SIGTERM, on_signal, srv);
-	if (open_listeners(argc, argv, &o, srv) < 0) {
+	if ((r = activated_listeners(&o, srv)) < 0 || open_listeners(argc, argv, &o, srv, r) < 0) {
 		pl_server_free(srv);
 		pl_loop_free(loop);
 		return 1;

@@ -4,6 +4,9 @@
  *
  *   rawpeer [-t MS] ADDRESS CMD...      connect, then run CMDs in order
  *   rawpeer [-t MS] -l ADDRESS CMD...   listen, print "listening on X", accept one, run CMDs
+ *   rawpeer -A ADDRESS PROGRAM ARGS...  fake systemd socket activation: listen on
+ *                                       ADDRESS as fd 3, set LISTEN_FDS=1 and
+ *                                       LISTEN_PID, exec PROGRAM
  *   rawpeer [-t MS] -B ADDRESS          a black hole: a listener whose accept queue is
  *                                       kept full, so new SYNs are dropped; lives -t MS
  *
@@ -25,6 +28,7 @@
  *   release        close the held ones        multi:N:MSG:REPLY  N clients at once
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -308,6 +312,23 @@ int main(int argc, char **argv)
 	if (i + 1 < argc && strcmp(argv[i], "-t") == 0) {
 		timeout_ms = atoi(argv[i + 1]);
 		i += 2;
+	}
+	if (i + 2 < argc && strcmp(argv[i], "-A") == 0) {
+		char pid[32];
+		int lfd;
+		if (pl_addr_parse(&target, argv[i + 1], 0, PL_ADDR_PASSIVE, &why) < 0)
+			die("address", -EINVAL);
+		lfd = pl_listen(&target, NULL);
+		if (lfd < 0)
+			die("listen", lfd);
+		if (lfd != 3 && (dup2(lfd, 3) < 0 || close(lfd) < 0))
+			die("dup2", -errno);
+		fcntl(3, F_SETFD, 0); /* it must survive the exec */
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", pid, 1);
+		execv(argv[i + 2], argv + i + 2);
+		die("exec", -errno);
 	}
 	if (i < argc && strcmp(argv[i], "-l") == 0) {
 		listen_mode = 1;

@@ -17,6 +17,10 @@ test_docs_client_options_in_man_page() {
 	check_options_in_man "$CLIENT" "$OLDPWD/man/parley-client.1"
 }
 
+test_docs_bench_options_in_man_page() {
+	check_options_in_man "$TOP/$BUILD/parley-bench" "$OLDPWD/man/parley-bench.1"
+}
+
 test_docs_man_pages_render_cleanly() {
 	local page out
 	for page in "$OLDPWD"/man/*.[0-9]; do

@@ -90,8 +90,16 @@ int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg,
 /* Closes every connection and listener (listeners' Unix files are unlinked). */
 void pl_server_free(struct pl_server *s);
 
-/* Serves on a listening fd (made non-blocking here); the server owns it. */
+/*
+ * Serves on a listening fd (made non-blocking here); the server owns it and,
+ * for a Unix path, removes the socket file when it closes.  0 or -errno.
+ */
 int pl_server_listen_fd(struct pl_server *s, int fd);
+/*
+ * The same for a listener someone else made and keeps (systemd socket
+ * activation): its Unix socket file is left in place.  0 or -errno.
+ */
+int pl_server_adopt_fd(struct pl_server *s, int fd);
 
 /*
  * Graceful stop: closes the listeners, then each connection once it has no

@@ -492,7 +492,7 @@ int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg, stru
 	return 0;
 }
 
-int pl_server_listen_fd(struct pl_server *s, int fd)
+static int add_listener(struct pl_server *s, int fd, int owned)
 {
 	struct listener *ls;
 	int r = pl_sock_nonblock(fd, 1);
@@ -507,7 +507,7 @@ int pl_server_listen_fd(struct pl_server *s, int fd)
 		s->ls = ls;
 		pl_io_init(&ls[s->nls].io, fd, on_listener, NULL);
 		ls[s->nls].srv = s;
-		ls[s->nls].ino = pl_listen_ino(fd);
+		ls[s->nls].ino = owned ? pl_listen_ino(fd) : 0;
 		s->nls++;
 	}
 	for (size_t i = 0; i < s->nls; i++)
@@ -515,6 +515,9 @@ int pl_server_listen_fd(struct pl_server *s, int fd)
 			return r;
 	return ls ? 0 : -ENOMEM;
 }
+
+int pl_server_listen_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 1); }
+int pl_server_adopt_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 0); }
 
 static void close_listeners(struct pl_server *s)
 {
