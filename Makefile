@@ -38,7 +38,7 @@ HEADERS  := $(wildcard include/parley/*.h)
 MAN1     := $(wildcard man/*.1)
 MAN7     := $(wildcard man/*.7)
 
-.PHONY: all run test asan clean bench install uninstall
+.PHONY: all run test asan clean bench install uninstall fuzz
 .SECONDARY:
 all: $(BUILD)/libparley.a $(SHLIB) $(PROGS) $(EXAMPLES) $(UNITS) $(HELPERS)
 
@@ -83,6 +83,10 @@ $(BUILD)/bench/floor: bench/floor.c
 $(BUILD)/parley.pc: contrib/parley.pc.in include/parley/version.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash fuzz/run.sh $(FUZZ_SECONDS)
+
 run: $(PROGS)
 	$(BUILD)/parley-server
 
@@ -126,6 +130,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(INCDIR)/parley 2>/dev/null
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -628,5 +628,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\r\033[K"); /* erase the progress line */
 	report(&b);
 	fflush(stdout);
+	for (unsigned i = 0; i < b.conns; i++) {
+		if (b.c[i].io.fd >= 0)
+			close(b.c[i].io.fd);
+		pl_buf_free(&b.c[i].out);
+		pl_decoder_free(&b.c[i].dec);
+		free(b.c[i].times);
+	}
+	free(b.c);
+	free(b.req);
+	free(b.payload);
+	if (b.expect != b.payload)
+		free(b.expect);
+	pl_hist_free(b.hist);
+	pl_loop_free(b.loop);
 	return b.wrong + b.missing + b.connect_errors ? 1 : 0;
 }

@@ -22,6 +22,13 @@ wait_socket() {
 	fail "no socket appeared at $1"
 }
 
+# open_stdin: a stdin that stays open (no EOF) and costs no waiting: a fifo we
+# hold open for writing ourselves.  Use as: CMD <"$T/open.in"
+open_stdin() {
+	mkfifo "$T/open.in"
+	exec {OPEN_W}<>"$T/open.in"
+}
+
 test_proto_line_with_nc() {
 	need nc netcat-openbsd
 	start_server --proto line 127.0.0.1:0
@@ -117,7 +124,8 @@ test_stream_server_closes_first() {
 	PIDS+=($!)
 	local line
 	line=$(first_line peer)
-	out=$( (sleep 20) | timeout 5 "$CLIENT" --stream "${line#listening on }")
+	open_stdin
+	out=$(timeout 5 "$CLIENT" --stream "${line#listening on }" <"$T/open.in")
 	expect_eq "$?" 0 "client exit (124 would be a hang)"
 	expect_eq "$out" "bye"
 }
@@ -128,7 +136,9 @@ test_stream_reset_exits_1() {
 	local line a
 	line=$(first_line peer)
 	a=${line#listening on }
-	err=$( (printf 'abc'; sleep 20) | timeout 5 "$CLIENT" --stream "$a" 2>&1 >/dev/null)
+	open_stdin
+	printf 'abc' >&$OPEN_W
+	err=$(timeout 5 "$CLIENT" --stream "$a" 2>&1 >/dev/null <"$T/open.in")
 	expect_eq "$?" 1 "client exit"
 	expect_eq "$err" "parley-client: read from $a: Connection reset by peer"
 }
@@ -139,7 +149,8 @@ test_stream_idle_timeout_exits_1() {
 	local line a
 	line=$(first_line peer)
 	a=${line#listening on }
-	err=$( (sleep 20) | timeout 5 "$CLIENT" --stream -w 0.3 "$a" 2>&1)
+	open_stdin
+	err=$(timeout 5 "$CLIENT" --stream -w 0.3 "$a" 2>&1 <"$T/open.in")
 	expect_eq "$?" 1 "client exit"
 	expect_eq "$err" "parley-client: $a: no data for 0.3 s"
 }

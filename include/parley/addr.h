@@ -22,7 +22,7 @@
 
 #define PL_ADDR_HOST_MAX 256   /* a DNS name is at most 253 bytes */
 #define PL_ADDR_PATH_MAX 108   /* sizeof(((struct sockaddr_un *)0)->sun_path) */
-#define PL_ADDR_TEXT_MAX 320   /* enough for any formatted address */
+#define PL_ADDR_TEXT_MAX 512   /* enough for any formatted address (107 escaped bytes) */
 
 enum pl_addr_kind {
 	PL_ADDR_NONE = 0,

@@ -18,8 +18,9 @@ struct pl_buf {
 };
 
 static inline size_t pl_buf_len(const struct pl_buf *b) { return b->end - b->start; }
-static inline uint8_t *pl_buf_head(const struct pl_buf *b) { return b->data + b->start; }
-static inline uint8_t *pl_buf_tail(const struct pl_buf *b) { return b->data + b->end; }
+/* (an empty buffer may have no storage: no arithmetic on its NULL pointer) */
+static inline uint8_t *pl_buf_head(const struct pl_buf *b) { return b->data ? b->data + b->start : b->data; }
+static inline uint8_t *pl_buf_tail(const struct pl_buf *b) { return b->data ? b->data + b->end : b->data; }
 static inline size_t pl_buf_room(const struct pl_buf *b) { return b->cap - b->end; }
 
 /* Makes room for n more bytes at the tail.  0 or -ENOMEM. */

@@ -34,21 +34,33 @@ static long parse_port(const char *s, size_t n)
 	return v;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static int parse_unix(struct pl_addr *a, const char *p, const char **why)
 {
 	int abstract = p[0] == '@';
-	size_t n = strlen(p + abstract);
+	size_t n = 0;
 
-	if (n == 0)
+	p += abstract;
+	if (*p == '\0')
 		return fail(why, "empty Unix socket path");
-	/* a path needs its NUL; an abstract name has a leading NUL instead */
-	if (n > PL_ADDR_PATH_MAX - 1) {
-		if (why)
-			*why = "Unix socket path longer than sun_path (107 bytes)";
-		return -EINVAL;
+	for (; *p; n++) {
+		/* a path needs its NUL; an abstract name has a leading NUL instead */
+		if (n >= PL_ADDR_PATH_MAX - 1)
+			return fail(why, "Unix socket path longer than sun_path (107 bytes)");
+		/* abstract names may hold any byte: \xHH, as pl_addr_format writes them */
+		if (abstract && p[0] == '\\' && p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
+			a->path[n] = (char)(hexval(p[2]) * 16 + hexval(p[3]));
+			p += 4;
+		} else {
+			a->path[n] = *p++;
+		}
 	}
 	a->kind = abstract ? PL_ADDR_ABSTRACT : PL_ADDR_UNIX;
-	memcpy(a->path, p + abstract, n);
 	a->path_len = n;
 	return 0;
 }
@@ -93,6 +105,8 @@ static int parse_host(struct pl_addr *a, const char *h, size_t n, int bracketed,
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)tmp[i]) && !strchr("-._", tmp[i]))
 			return fail(why, "invalid character in host name");
+	if (strcmp(tmp, "unix") == 0)
+		return fail(why, "a host named unix reads as unix:PATH; give its address");
 	a->kind = PL_ADDR_NAME;
 	memcpy(a->host, tmp, n + 1);
 	return 0;
