@@ -38,7 +38,7 @@ HEADERS  := $(wildcard include/parley/*.h)
 MAN1     := $(wildcard man/*.1)
 MAN7     := $(wildcard man/*.7)
 
-.PHONY: all run test asan clean bench install uninstall fuzz
+.PHONY: all run test asan clean bench install uninstall fuzz valgrind lint
 .SECONDARY:
 all: $(BUILD)/libparley.a $(SHLIB) $(PROGS) $(EXAMPLES) $(UNITS) $(HELPERS)
 
@@ -82,6 +82,12 @@ $(BUILD)/bench/floor: bench/floor.c
 
 $(BUILD)/parley.pc: contrib/parley.pc.in include/parley/version.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
+
+valgrind:
+	@bash tests/valgrind.sh
+
+lint:
+	@bash tests/lint.sh
 
 FUZZ_SECONDS ?= 60
 fuzz:
@@ -130,6 +136,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(INCDIR)/parley 2>/dev/null
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-valgrind
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

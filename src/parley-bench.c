@@ -200,9 +200,8 @@ static void check_reply(struct conn *c, const uint8_t *p, size_t len)
 	struct bench *b = c->b;
 	int ok = 1;
 
-	if ((b->check_len || b->check_content) && len != b->expect_len)
-		ok = 0;
-	else if (b->check_content && len && memcmp(p, b->expect, len) != 0)
+	if (((b->check_len || b->check_content) && len != b->expect_len) ||
+	    (b->check_content && len && memcmp(p, b->expect, len) != 0))
 		ok = 0;
 	reply_done(c, ok);
 }

@@ -229,7 +229,7 @@ static int activated_listeners(struct opts *o, struct pl_server *s)
 
 	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
 		return 0;
-	n = atoi(fds);
+	n = (int)strtol(fds, NULL, 10);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");

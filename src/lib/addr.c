@@ -157,7 +157,7 @@ int pl_addr_parse(struct pl_addr *a, const char *text, uint16_t default_port,
 	colon = strrchr(text, ':');
 	if (colon && colon != strchr(text, ':')) {
 		/* several colons and no brackets: a bare IPv6 address, default port */
-		if ((r = parse_host(a, text, strlen(text), 1, why)) < 0)
+		if (parse_host(a, text, strlen(text), 1, why) < 0)
 			return fail(why, "IPv6 address with a port needs brackets: [addr]:port");
 		a->port = default_port;
 		return default_port || (flags & PL_ADDR_PASSIVE) ? 0 : fail(why, "missing port");

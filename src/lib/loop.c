@@ -193,7 +193,7 @@ int pl_timer_start(struct pl_loop *l, struct pl_timer *t, long long ms)
 	pl_timer_stop(l, t);
 	if (l->nheap == l->heap_cap) {
 		size_t cap = l->heap_cap ? l->heap_cap * 2 : 16;
-		struct pl_timer **h = realloc(l->heap, cap * sizeof(*h));
+		struct pl_timer **h = realloc(l->heap, cap * sizeof(struct pl_timer *));
 		if (!h)
 			return -ENOMEM;
 		l->heap = h;

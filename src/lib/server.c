@@ -440,7 +440,7 @@ static void accept_error(struct pl_server *s, int lfd, int err)
 static void accept_some(struct pl_server *s, struct pl_io *io, int max)
 {
 	for (int i = 0; i < max; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 }; /* an unnamed Unix peer fills only the family */
 		socklen_t len = sizeof(ss);
 		int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -456,8 +456,6 @@ static void accept_some(struct pl_server *s, struct pl_io *io, int max)
 			s->accept_failing = 0;
 			emit(s, PL_EV_ACCEPT_RESUMED, NULL, 0, 0, 0);
 		}
-		if (len < sizeof(ss))
-			memset((char *)&ss + len, 0, sizeof(ss) - len);
 		add_conn(s, fd, &ss);
 	}
 }
