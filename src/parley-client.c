@@ -346,14 +346,14 @@ static void stream(struct client *c)
 {
 	struct pipe_dir up = { .open = 1 }, down = { .open = 1 }; /* stdin->sock, sock->stdout */
 	long long last = pl_io_now_ms(), eof_at = -1;
-	int shut = 0, r = 0;
+	int r = 0;
 
 	for (;;) {
 		long long now = pl_io_now_ms();
 		if (!up.open && !pl_buf_len(&up.buf) && eof_at < 0) {
 			eof_at = now;
 			if (!c->no_shutdown)
-				shut = shutdown(c->fd, SHUT_WR) == 0;
+				shutdown(c->fd, SHUT_WR); /* tell the server we are done sending */
 		}
 		/* the server closed and everything it sent is out: done, whatever stdin does */
 		if (!down.open && !pl_buf_len(&down.buf))
@@ -385,7 +385,6 @@ static void stream(struct client *c)
 		if (p[2].revents && (r = push(STDOUT_FILENO, &down, 0)) < 0)
 			cli_die(1, "write to stdout: %s", strerror(-r));
 	}
-	(void)shut;
 	pl_buf_free(&up.buf);
 	pl_buf_free(&down.buf);
 }

@@ -97,6 +97,17 @@ first_line() {
 	printf '%s\n' "$line"
 }
 
+# start_peer CMD...: runs rawpeer -l 127.0.0.1:0 CMD... in the background
+# (output in $T/peer) and sets PEER to the address it listens on.
+start_peer() {
+	"$RAWPEER" -l 127.0.0.1:0 "$@" >"$T/peer" &
+	PIDS+=($!)
+	local line
+	line=$(first_line "$T/peer")
+	PEER=${line#listening on }
+	[ -n "$PEER" ] || fail "peer did not start"
+}
+
 file=$1
 shift
 cd "$T" || exit 1

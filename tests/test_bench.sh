@@ -31,11 +31,9 @@ test_bench_wrong_replies_exit_1() {
 
 test_bench_missing_replies_exit_1() {
 	# a peer that reads one request and closes: the rest never get replies
-	"$RAWPEER" -l 127.0.0.1:0 rb:9 >peer &
-	PIDS+=($!)
-	local line
-	line=$(first_line peer)
-	out=$("$BENCH" -c 1 -P 4 -n 4 --json "${line#listening on }")
+	start_peer rb:9
+	local a=$PEER
+	out=$("$BENCH" -c 1 -P 4 -n 4 --json "$a")
 	expect_eq "$?" 1 "exit"
 	expect_match "$out" '"missing":4,'
 }

@@ -21,30 +21,24 @@ test_client_connect_timeout_exits_1() {
 
 test_client_reply_timeout_exits_1() {
 	# accepts and reads, never answers
-	"$RAWPEER" -l 127.0.0.1:0 sleep:5000 >peer &
-	PIDS+=($!)
-	line=$(first_line peer)
-	local a=${line#listening on }
+	start_peer sleep:5000
+	local a=$PEER
 	err=$(client -t 0.3 "$a" 2>&1)
 	expect_eq "$?" 1 "exit"
 	expect_eq "$err" "parley-client: $a: no reply within 0.3 s"
 }
 
 test_client_server_closes_early_exits_1() {
-	"$RAWPEER" -l 127.0.0.1:0 rb:9 >peer &
-	PIDS+=($!)
-	line=$(first_line peer)
-	local a=${line#listening on }
+	start_peer rb:9
+	local a=$PEER
 	err=$(client "$a" 2>&1)
 	expect_eq "$?" 1 "exit"
 	expect_eq "$err" "parley-client: $a: connection closed by the server after 0 of 1 replies"
 }
 
 test_client_reset_exits_1() {
-	"$RAWPEER" -l 127.0.0.1:0 rb:9 rst >peer &
-	PIDS+=($!)
-	line=$(first_line peer)
-	local a=${line#listening on }
+	start_peer rb:9 rst
+	local a=$PEER
 	err=$(client "$a" 2>&1)
 	expect_eq "$?" 1 "exit"
 	expect_eq "$err" "parley-client: read from $a: Connection reset by peer"

@@ -120,22 +120,17 @@ test_stream_half_close_line_echo() {
 
 test_stream_server_closes_first() {
 	# the peer says one line and closes while our stdin stays open
-	"$RAWPEER" -l 127.0.0.1:0 'w:bye\n' >peer &
-	PIDS+=($!)
-	local line
-	line=$(first_line peer)
+	start_peer 'w:bye\n'
+	local a=$PEER
 	open_stdin
-	out=$(timeout 5 "$CLIENT" --stream "${line#listening on }" <"$T/open.in")
+	out=$(timeout 5 "$CLIENT" --stream "$a" <"$T/open.in")
 	expect_eq "$?" 0 "client exit (124 would be a hang)"
 	expect_eq "$out" "bye"
 }
 
 test_stream_reset_exits_1() {
-	"$RAWPEER" -l 127.0.0.1:0 rb:3 rst >peer &
-	PIDS+=($!)
-	local line a
-	line=$(first_line peer)
-	a=${line#listening on }
+	start_peer rb:3 rst
+	local a=$PEER
 	open_stdin
 	printf 'abc' >&$OPEN_W
 	err=$(timeout 5 "$CLIENT" --stream "$a" 2>&1 >/dev/null <"$T/open.in")
@@ -144,11 +139,8 @@ test_stream_reset_exits_1() {
 }
 
 test_stream_idle_timeout_exits_1() {
-	"$RAWPEER" -l 127.0.0.1:0 sleep:5000 >peer &
-	PIDS+=($!)
-	local line a
-	line=$(first_line peer)
-	a=${line#listening on }
+	start_peer sleep:5000
+	local a=$PEER
 	open_stdin
 	err=$(timeout 5 "$CLIENT" --stream -w 0.3 "$a" 2>&1 <"$T/open.in")
 	expect_eq "$?" 1 "client exit"
@@ -157,22 +149,18 @@ test_stream_idle_timeout_exits_1() {
 
 test_stream_quit_after_stdin_eof() {
 	# a peer that never closes: -q ends the wait after stdin's EOF, cleanly
-	"$RAWPEER" -l 127.0.0.1:0 rb:2 'w:ok' sleep:5000 >peer &
-	PIDS+=($!)
-	local line
-	line=$(first_line peer)
-	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream --no-shutdown -q 0.5 "${line#listening on }")
+	start_peer rb:2 'w:ok' sleep:5000
+	local a=$PEER
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream --no-shutdown -q 0.5 "$a")
 	expect_eq "$?" 0 "client exit"
 	expect_eq "$out" "ok"
 }
 
 test_stream_no_shutdown_keeps_write_side() {
 	# the peer answers only after seeing EOF: with -N it never sees one
-	"$RAWPEER" -l 127.0.0.1:0 rb:2 eof 'w:late' >peer &
-	PIDS+=($!)
-	local line
-	line=$(first_line peer)
-	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream -N -q 0.5 "${line#listening on }")
+	start_peer rb:2 eof 'w:late'
+	local a=$PEER
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream -N -q 0.5 "$a")
 	expect_eq "$?" 0 "client exit"
 	expect_eq "$out" "" "no reply without our FIN"
 }
