@@ -33,7 +33,8 @@ PROGS    := $(BUILD)/parley-server $(BUILD)/parley-client $(BUILD)/parley-bench
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 UNIT_SRC := $(wildcard tests/unit_*.c)
 UNITS    := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
-HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client
+HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client \
+            $(BUILD)/tests/faultshim.so
 HEADERS  := $(wildcard include/parley/*.h)
 MAN1     := $(wildcard man/*.1)
 MAN7     := $(wildcard man/*.7)
@@ -67,6 +68,11 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libparley.a
 $(BUILD)/tests/rawpeer: $(BUILD)/obj/tests/rawpeer.o $(CLI_OBJ) $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# no sanitizer flags: it is preloaded into programs built either way
+$(BUILD)/tests/faultshim.so: tests/faultshim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
 
 $(BUILD)/tests/textbook-%: tests/textbook/%.c
 	@mkdir -p $(dir $@)

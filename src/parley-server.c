@@ -48,6 +48,8 @@ static noreturn void usage(void)
 	       "      --max-conns N       most clients at once (default 10000; 0: no limit)\n"
 	       "      --max-msg BYTES     largest request (default 16M)\n"
 	       "      --idle-timeout SEC  close a client silent this long (default 300; 0: never)\n"
+	       "      --send-timeout SEC  close a client whose replies cannot be sent for this\n"
+	       "                          long, e.g. one that never reads (default 60; 0: never)\n"
 	       "      --out-cap BYTES     unsent output before a client is no longer read (default 1M)\n"
 	       "      --drain-timeout SEC on SIGTERM, wait this long for replies to leave (default 5)\n"
 	       "      --unix-mode MODE    permissions of Unix socket files, octal (e.g. 660)\n"
@@ -157,6 +159,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "max-msg", required_argument, 0, 2 },   { "idle-timeout", required_argument, 0, 3 },
 		{ "out-cap", required_argument, 0, 4 },   { "drain-timeout", required_argument, 0, 5 },
 		{ "unix-mode", required_argument, 0, 6 }, { "log-format", required_argument, 0, 7 },
+		{ "send-timeout", required_argument, 0, 8 },
 		{ "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
 	};
@@ -185,6 +188,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->unix_mode = (int)m;
 			break;
 		}
+		case 8: o->cfg.send_timeout_ms = (unsigned)cli_seconds_ms("--send-timeout", optarg); break;
 		case 7:
 			if (strcmp(optarg, "text") == 0)
 				log_set_format(LOG_TEXT);
@@ -293,7 +297,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {
 		.reply = "world",
-		.cfg = { .max_conns = 10000, .idle_timeout_ms = 300000, .drain_timeout_ms = 5000 },
+		.cfg = { .max_conns = 10000, .idle_timeout_ms = 300000, .send_timeout_ms = 60000, .drain_timeout_ms = 5000 },
 	};
 	struct pl_loop *loop;
 	struct pl_server *srv;

@@ -11,6 +11,7 @@ T=$(mktemp -d)
 PIDS=()
 SRV_PID=
 SRV_N=0
+WRAP=()      # a launcher start_server puts before the server (prlimit, env)
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -45,7 +46,7 @@ start_server() {
 	SRV_N=$((SRV_N + 1))
 	local fifo=$T/errfifo$SRV_N
 	mkfifo "$fifo"
-	"$SERVER" "$@" >"$T/out" 2>"$fifo" &
+	"${WRAP[@]}" "$SERVER" "$@" >"$T/out" 2>"$fifo" &
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
 	exec {SRV_FD}<"$fifo"
@@ -88,6 +89,34 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # Open descriptors of a process.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
+
+# survived [RSS_KIB]: "survive" checked, not assumed.  After whatever a test
+# did, the server answers a fresh client, uses at most 2 clock ticks in 0.5 s
+# while waiting (4% of a CPU; a busy loop takes 50), and its RSS is under
+# RSS_KIB (default 64 MiB, room for ASan's shadow memory).
+survived() {
+	local max=${1:-65536} c0 c1 rss
+	expect_match "$(rawpeer "$ADDR" m:fresh r:1)" "^reply: (world|fresh)$" "a fresh client"
+	# valgrind (make valgrind) makes CPU time and RSS meaningless
+	[ -n "${UNDER_VALGRIND:-}" ] && return
+	c0=$(cpu_ticks "$SRV_PID")
+	sleep 0.5
+	c1=$(cpu_ticks "$SRV_PID")
+	[ $((c1 - c0)) -le 2 ] || fail "server used $((c1 - c0)) ticks in 0.5 s while waiting"
+	rss=$(rss_kib "$SRV_PID")
+	[ "$rss" -lt "$max" ] || fail "server RSS $rss KiB, over the bound of $max KiB"
+}
+
+# counted REASON N: after stop_server, the -v stats line counted N closes
+# for REASON (e.g. counted idle 1).
+counted() {
+	local line
+	line=$(grep '^stats: ' "$T/err")
+	expect_match "$line" " $1=$2( |$)" "closes counted as $1"
+}
+
+# True in the ASan+UBSan build, whose allocator keeps freed memory quarantined.
+asan_build() { [[ "$BUILD" == *asan* ]]; }
 
 # first_line FILE: waits (up to 10 s) for the first line a background process
 # writes to FILE and prints it.  tail -f wakes on the write; --pid ends it.

@@ -26,9 +26,15 @@
  *   sleep:MS       pause                      say:TEXT print TEXT (a sync point)
  *   kill:PID:SIG   send a signal              hold:N   open N more connections
  *   release        close the held ones        multi:N:MSG:REPLY  N clients at once
+ *   flood:N:MS:SIZE  N more connections write SIZE-byte framed messages for MS
+ *                  and never read; prints "flood N conns, B bytes, S stuck"
+ *                  (stuck: connections the peer stopped reading from)
+ *   rslow:N:MS     read N framed replies, MS between them; prints "rslow ok N"
+ *   junk:N         write N pseudo-random bytes
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -158,6 +164,59 @@ static void multi(int n, const char *msg, const char *reply)
 	free(fds);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Writes without reading on n connections until ms have passed. */
+static void flood(int n, long ms, size_t size)
+{
+	struct pollfd *p = calloc((size_t)n, sizeof(*p));
+	long long *last = calloc((size_t)n, sizeof(*last)), end = now_ms() + ms, total = 0;
+	struct pl_buf msg = { 0 };
+	uint8_t *body = calloc(1, size);
+	size_t *off = calloc((size_t)n, sizeof(*off));
+	int stuck = 0;
+
+	if (!p || !last || !body || !off)
+		die("flood", -ENOMEM);
+	memset(body, 'f', size);
+	framed(&msg, body, size);
+	for (int i = 0; i < n; i++) {
+		p[i] = (struct pollfd){ connect_target(), POLLOUT, 0 };
+		pl_sock_nonblock(p[i].fd, 1);
+		last[i] = now_ms();
+	}
+	for (long long now; (now = now_ms()) < end;) {
+		if (poll(p, (nfds_t)n, (int)(end - now)) < 0 && errno != EINTR)
+			die("poll", -errno);
+		for (int i = 0; i < n; i++) {
+			ssize_t w;
+			if (!(p[i].revents & POLLOUT))
+				continue;
+			w = send(p[i].fd, pl_buf_head(&msg) + off[i], pl_buf_len(&msg) - off[i], MSG_NOSIGNAL);
+			if (w < 0 && errno != EAGAIN)
+				die("flood write", -errno);
+			if (w > 0) {
+				total += w;
+				off[i] = (off[i] + (size_t)w) % pl_buf_len(&msg);
+				last[i] = now_ms();
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		stuck += now_ms() - last[i] >= 1000;
+	printf("flood %d conns, %lld bytes, %d stuck\n", n, total, stuck);
+	for (int i = 0; i < n && nheld < 100000; i++)
+		held[nheld++] = p[i].fd; /* closed by release or at exit */
+	pl_buf_free(&msg);
+	free(p), free(last), free(body), free(off);
+}
+
 static void run(int fd, const char *cmd)
 {
 	static uint8_t tmp[1 << 16];
@@ -264,6 +323,28 @@ static void run(int fd, const char *cmd)
 			die("multi", -EINVAL);
 		snprintf(msg, sizeof(msg), "%.*s", (int)(colon - rest - 1), rest + 1);
 		multi((int)a1, msg, colon + 1);
+	} else if (sscanf(cmd, "flood:%ld:", &a1) == 1 && (rest = strchr(cmd + 6, ':'))) {
+		long ms = 0, size = 0;
+		if (sscanf(rest + 1, "%ld:%ld", &ms, &size) != 2 || a1 < 1 || size < 0)
+			die("flood", -EINVAL);
+		flood((int)a1, ms, (size_t)size);
+	} else if (sscanf(cmd, "rslow:%ld:", &a1) == 1 && (rest = strchr(cmd + 6, ':'))) {
+		long ms = atol(rest + 1);
+		for (long i = 0; i < a1; i++) {
+			int r = get_reply(fd, &b);
+			if (r < 0)
+				die("rslow", r);
+			sleep_ms(ms);
+		}
+		printf("rslow ok %ld\n", a1);
+	} else if (sscanf(cmd, "junk:%ld", &a1) == 1) {
+		uint32_t x = (uint32_t)getpid() * 2654435761u;
+		for (long i = 0; i < a1; i += (long)sizeof(tmp)) {
+			size_t k = (size_t)(a1 - i) < sizeof(tmp) ? (size_t)(a1 - i) : sizeof(tmp);
+			for (size_t j = 0; j < k; j++)
+				tmp[j] = (uint8_t)((x = x * 1103515245u + 12345u) >> 24);
+			put(fd, tmp, k);
+		}
 	} else {
 		fprintf(stderr, "rawpeer: unknown command '%s'\n", cmd);
 		exit(2);
@@ -355,7 +436,10 @@ int main(int argc, char **argv)
 			die("accept", -errno);
 		close(lfd);
 	} else {
-		fd = strncmp(argv[i < argc ? i : 0], "multi:", 6) == 0 ? -1 : connect_target();
+		/* multi and flood make their own connections */
+		const char *first = argv[i < argc ? i : 0];
+		fd = strncmp(first, "multi:", 6) == 0 || strncmp(first, "flood:", 6) == 0 ? -1
+											 : connect_target();
 	}
 	for (; i < argc; i++)
 		run(fd, argv[i]);

@@ -54,12 +54,6 @@ test_unix_socket_path() {
 	expect_eq "$(cat out)" "client says: over-unix"
 }
 
-test_unix_socket_mode() {
-	start_server --unix-mode 600 "unix:$T/m.sock"
-	expect_eq "$(stat -c %a "$T/m.sock")" 600 "socket file mode"
-	stop_server
-}
-
 test_unix_abstract() {
 	local name="parley-test-$$-$RANDOM"
 	start_server "unix:@$name"
@@ -67,48 +61,6 @@ test_unix_abstract() {
 	expect_eq "$(client -v "unix:@$name" 2>err.client)" "server says: world"
 	expect_eq "$(cat err.client)" $'trying unix:@'"$name"$'\nconnected to unix:@'"$name from unix:"
 	stop_server
-}
-
-test_unix_stale_socket_file_is_replaced() {
-	# a socket file nobody listens on: what a crashed server leaves
-	"$RAWPEER" -t 1 -B "unix:$T/stale.sock" >/dev/null
-	[ -S "$T/stale.sock" ] || fail "could not make a stale socket file"
-	start_server "unix:$T/stale.sock"
-	expect_eq "$(client "unix:$T/stale.sock")" "server says: world"
-	stop_server
-}
-
-test_unix_live_socket_is_not_taken() {
-	start_server "unix:$T/live.sock"
-	local first=$SRV_PID
-	err=$("$SERVER" "unix:$T/live.sock" 2>&1)
-	expect_eq "$?" 1 "second server exit"
-	expect_eq "$err" "parley-server: listen on unix:$T/live.sock: Address already in use"
-	expect_eq "$(client "unix:$T/live.sock")" "server says: world" "first server still serves"
-	stop_server
-}
-
-test_unix_regular_file_is_never_removed() {
-	echo precious >"$T/file"
-	err=$("$SERVER" "unix:$T/file" 2>&1)
-	expect_eq "$?" 1 "server exit"
-	expect_eq "$err" "parley-server: listen on unix:$T/file: File exists and is not a socket"
-	expect_eq "$(cat "$T/file")" precious
-}
-
-test_listen_address_in_use() {
-	start_server 127.0.0.1:0
-	err=$("$SERVER" "127.0.0.1:$PORT" 2>&1)
-	expect_eq "$?" 1
-	expect_eq "$err" "parley-server: listen on 127.0.0.1:$PORT: Address already in use"
-	stop_server
-}
-
-test_zero_length_message() {
-	start_server --echo 127.0.0.1:0
-	expect_eq "$(client "$ADDR" '' x '')" $'server says: \nserver says: x\nserver says: '
-	stop_server
-	expect_eq "$(cat out)" $'client says: \nclient says: x\nclient says: '
 }
 
 test_reply_option() {

@@ -35,6 +35,7 @@ enum pl_close_reason {
 	PL_CLOSE_SHUTDOWN,   /* the server stopped (drained or drain timeout) */
 	PL_CLOSE_APP,        /* pl_conn_close from the application */
 	PL_CLOSE_NOMEM,      /* a buffer could not grow */
+	PL_CLOSE_STALLED,    /* unsent output made no progress for send_timeout */
 	PL_CLOSE_REASONS
 };
 
@@ -70,6 +71,7 @@ struct pl_server_config {
 	uint32_t max_msg;          /* 0: PL_FRAME_MAX_DEFAULT */
 	unsigned max_conns;        /* 0: no limit */
 	unsigned idle_timeout_ms;  /* 0: never */
+	unsigned send_timeout_ms;  /* unsent output stuck this long closes; 0: never */
 	size_t out_cap;            /* 0: 1 MiB */
 	unsigned drain_timeout_ms; /* 0: 5 s */
 	pl_request_cb on_request;

@@ -26,8 +26,9 @@ struct pl_conn {
 	struct pl_server *srv;
 	struct pl_conn *prev, *next; /* open connections; next also links the dead */
 	struct pl_buf in, out;
-	struct pl_timer idle;
-	long long last_active;
+	struct pl_timer timer;      /* idle and send timeouts */
+	long long last_active;       /* last byte read or written */
+	long long last_sent;         /* last write progress, or when output began to wait */
 	unsigned eof : 1, closing : 1;
 	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
 };
@@ -56,7 +57,7 @@ struct pl_server {
 };
 
 static const char *const reason_names[PL_CLOSE_REASONS] = {
-	"eof", "reset", "idle", "oversize", "limit", "shutdown", "app", "nomem",
+	"eof", "reset", "idle", "oversize", "limit", "shutdown", "app", "nomem", "stalled",
 };
 
 const char *pl_close_reason_name(enum pl_close_reason r)
@@ -112,7 +113,7 @@ static void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uin
 	}
 	emit(s, PL_EV_CLOSE, c, why, err, size);
 	pl_io_stop(s->loop, &c->io);
-	pl_timer_stop(s->loop, &c->idle);
+	pl_timer_stop(s->loop, &c->timer);
 	close(c->io.fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -149,13 +150,38 @@ static size_t unsent(const struct pl_conn *c)
 	return pl_buf_len(&c->out) + (c->srv->current == c ? pl_buf_len(&c->srv->scratch) : 0);
 }
 
+static long long next_check(const struct pl_conn *c)
+{
+	const struct pl_server_config *cfg = &c->srv->cfg;
+	long long idle = cfg->idle_timeout_ms ? c->last_active + cfg->idle_timeout_ms : -1;
+	long long stall = cfg->send_timeout_ms && pl_buf_len(&c->out)
+		? c->last_sent + cfg->send_timeout_ms : -1;
+
+	return idle < 0 || (stall >= 0 && stall < idle) ? stall : idle;
+}
+
+/* Output just started to wait for the socket: the send timeout starts now.
+ * The timer is only ever pulled earlier here, so this is rare work. */
+static void output_waits(struct pl_conn *c)
+{
+	struct pl_loop *loop = c->srv->loop;
+	long long due;
+
+	c->last_sent = pl_loop_now(loop);
+	if (!c->srv->cfg.send_timeout_ms)
+		return;
+	due = c->last_sent + c->srv->cfg.send_timeout_ms;
+	if (!pl_timer_active(&c->timer) || c->timer.deadline > due)
+		pl_timer_start(loop, &c->timer, due - c->last_sent);
+}
+
 int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len)
 {
 	struct pl_server *s = c->srv;
 	/* the current connection's replies batch up in the shared scratch
 	 * buffer unless older output is still waiting (order must hold) */
 	struct pl_buf *b = s->current == c && !pl_buf_len(&c->out) ? &s->scratch : &c->out;
-	int r;
+	int was_empty = !pl_buf_len(&c->out), r;
 
 	if (c->closing)
 		return -EPIPE;
@@ -164,10 +190,14 @@ int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len)
 		conn_close(c, PL_CLOSE_NOMEM, r, 0);
 		return r;
 	}
+	if (b == &c->out && was_empty)
+		output_waits(c);
 	if (b == &c->out && s->current != c)
 		pl_io_start(s->loop, &c->io, c->io.events | PL_WRITE);
 	return 0;
 }
+
+static int flush(struct pl_conn *c);
 
 /* Hands out whole requests from p[0..n); returns the bytes used. */
 static size_t process(struct pl_conn *c, const uint8_t *p, size_t n)
@@ -182,7 +212,9 @@ static size_t process(struct pl_conn *c, const uint8_t *p, size_t n)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			conn_close(c, PL_CLOSE_OVERSIZE, r, f.declared);
+			/* replies to the good requests before it still leave (best effort) */
+			if (flush(c) == 0)
+				conn_close(c, PL_CLOSE_OVERSIZE, r, f.declared);
 			break;
 		}
 		used += f.used;
@@ -205,7 +237,7 @@ static int flush(struct pl_conn *c)
 		ssize_t n = send(c->io.fd, pl_buf_head(b), pl_buf_len(b), MSG_NOSIGNAL);
 		if (n > 0) {
 			pl_buf_consume(b, (size_t)n);
-			c->last_active = pl_loop_now(s->loop);
+			c->last_active = c->last_sent = pl_loop_now(s->loop);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -214,9 +246,12 @@ static int flush(struct pl_conn *c)
 			r = -errno;
 		break;
 	}
-	if (b == &s->scratch && pl_buf_len(b) && r == 0 &&
-	    pl_buf_append(&c->out, pl_buf_head(b), pl_buf_len(b)) < 0)
-		r = -ENOMEM;
+	if (b == &s->scratch && pl_buf_len(b) && r == 0) {
+		if (pl_buf_append(&c->out, pl_buf_head(b), pl_buf_len(b)) < 0)
+			r = -ENOMEM;
+		else
+			output_waits(c);
+	}
 	s->scratch.start = s->scratch.end = 0;
 	if (r < 0)
 		conn_close(c, r == -ENOMEM ? PL_CLOSE_NOMEM : PL_CLOSE_RESET, r, 0);
@@ -335,16 +370,24 @@ static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned events)
 		do_read(c);
 }
 
-static void on_idle(struct pl_loop *loop, struct pl_timer *t)
+static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct pl_conn *c = t->data;
-	long long left = c->last_active + c->srv->cfg.idle_timeout_ms - pl_loop_now(loop);
+	const struct pl_server_config *cfg = &c->srv->cfg;
+	long long now = pl_loop_now(loop), due;
 
-	/* activity only stamps last_active; the timer catches up lazily here */
-	if (left > 0)
-		pl_timer_start(loop, t, left);
-	else
+	if (cfg->send_timeout_ms && pl_buf_len(&c->out) && now >= c->last_sent + cfg->send_timeout_ms) {
+		conn_close(c, PL_CLOSE_STALLED, -ETIMEDOUT, 0);
+		return;
+	}
+	if (cfg->idle_timeout_ms && now >= c->last_active + cfg->idle_timeout_ms) {
 		conn_close(c, PL_CLOSE_IDLE, -ETIMEDOUT, 0);
+		return;
+	}
+	/* activity only stamps last_active and last_sent; the timer catches up lazily here */
+	due = next_check(c);
+	if (due >= 0)
+		pl_timer_start(loop, t, due - now);
 }
 
 static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage *ss)
@@ -371,7 +414,7 @@ static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage 
 	if (ss->ss_family != AF_UNIX)
 		pl_sock_nodelay(fd);
 	pl_io_init(&c->io, fd, on_conn, c);
-	pl_timer_init(&c->idle, on_idle, c);
+	pl_timer_init(&c->timer, on_timer, c);
 	c->last_active = pl_loop_now(s->loop);
 	if (pl_io_start(s->loop, &c->io, PL_READ) < 0) {
 		close(fd);
@@ -379,7 +422,7 @@ static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage 
 		return;
 	}
 	if (s->cfg.idle_timeout_ms)
-		pl_timer_start(s->loop, &c->idle, s->cfg.idle_timeout_ms);
+		pl_timer_start(s->loop, &c->timer, s->cfg.idle_timeout_ms);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
