@@ -3,17 +3,19 @@
 # the blocking floor, in one run, on this machine; prints a table of figures
 # and ratios (and with --json, one JSON object).  Servers run on CPU 0, the
 # generator on CPU 1 when there are two CPUs.
-#   bash bench/run.sh [--json] [--duration SECONDS]
+#   bash bench/run.sh [--json] [--duration SECONDS] [--only W1,W6,...]
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 D=3
 JSON=0
+ONLY=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--json) JSON=1 ;;
 	--duration) D=$2; shift ;;
-	*) echo "usage: bench/run.sh [--json] [--duration SECONDS]" >&2; exit 2 ;;
+	--only) ONLY=$2; shift ;;
+	*) echo "usage: bench/run.sh [--json] [--duration SECONDS] [--only W1,W6,...]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -96,26 +98,38 @@ gen() {
 	OUT=$out
 }
 
+# want W: whether workload W runs (all of them unless --only lists some)
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 declare -A R
 SERVERS=(parley floor)
 [ "$HAVE_REDIS" = 1 ] && SERVERS=(parley redis floor)
 
-log "bench: W1..W3 (${D}s each per server)"
+want W1 || want W2 || want W3 || want W4 && log "bench: W1..W3 (${D}s each per server)"
 for s in "${SERVERS[@]}"; do
-	gen "$s" -c 1 -P 1 -d "$D"; o=$OUT; R[W1,$s,rps]=$(field rps "$o"); R[W1,$s,p50]=$(field p50_us "$o"); R[W1,$s,p99]=$(field p99_us "$o"); R[W1,$s,cpu]=$CPU_US
-	gen "$s" -c 50 -P 1 -d "$D"; o=$OUT; R[W2,$s,rps]=$(field rps "$o"); R[W2,$s,p99]=$(field p99_us "$o"); R[W2,$s,cpu]=$CPU_US
-	gen "$s" -c 50 -P 16 -d "$D"; o=$OUT; R[W3,$s,rps]=$(field rps "$o"); R[W3,$s,cpu]=$CPU_US
+	if want W1; then
+		gen "$s" -c 1 -P 1 -d "$D"; o=$OUT; R[W1,$s,rps]=$(field rps "$o"); R[W1,$s,p50]=$(field p50_us "$o"); R[W1,$s,p99]=$(field p99_us "$o"); R[W1,$s,cpu]=$CPU_US
+	fi
+	if want W2 || want W4; then # W4's rate comes from W2
+		gen "$s" -c 50 -P 1 -d "$D"; o=$OUT; R[W2,$s,rps]=$(field rps "$o"); R[W2,$s,p99]=$(field p99_us "$o"); R[W2,$s,cpu]=$CPU_US
+	fi
+	if want W3; then
+		gen "$s" -c 50 -P 16 -d "$D"; o=$OUT; R[W3,$s,rps]=$(field rps "$o"); R[W3,$s,cpu]=$CPU_US
+	fi
 done
 
-base=${R[W2,redis,rps]:-${R[W2,parley,rps]}}
-RATE=$(awk -v r="$base" 'BEGIN { printf "%d", r * 0.75 }')
-log "bench: W4 open loop at $RATE requests/s (75% of $([ "$HAVE_REDIS" = 1 ] && echo Redis || echo parley)'s W2)"
-for s in "${SERVERS[@]}"; do
-	gen "$s" -c 50 -r "$RATE" -d "$D"; o=$OUT; R[W4,$s,p99]=$(field p99_us "$o"); R[W4,$s,p999]=$(field p999_us "$o")
-done
+RATE=
+if want W4; then
+	base=${R[W2,redis,rps]:-${R[W2,parley,rps]}}
+	RATE=$(awk -v r="$base" 'BEGIN { printf "%d", r * 0.75 }')
+	log "bench: W4 open loop at $RATE requests/s (75% of $([ "$HAVE_REDIS" = 1 ] && echo Redis || echo parley)'s W2)"
+	for s in "${SERVERS[@]}"; do
+		gen "$s" -c 50 -r "$RATE" -d "$D"; o=$OUT; R[W4,$s,p99]=$(field p99_us "$o"); R[W4,$s,p999]=$(field p999_us "$o")
+	done
+fi
 
-log "bench: W5 10,000 idle connections plus W2"
+want W5 && log "bench: W5 10,000 idle connections plus W2"
 for s in parley redis; do
+	want W5 || continue
 	[ "$s" = redis ] && [ "$HAVE_REDIS" = 0 ] && continue
 	eval "pid=\$PID_$s addr=\$ADDR_$s"
 	before=$(rss "$pid")
@@ -130,19 +144,21 @@ for s in parley redis; do
 	wait "$hold" 2>/dev/null
 done
 
-log "bench: W6 echo of 64 KiB messages, 4 connections"
+want W6 && log "bench: W6 echo of 64 KiB messages, 4 connections"
 for s in parleyecho floorecho; do
+	want W6 || continue
 	gen "$s" -c 4 -P 1 --size 65536 --expect-echo -d "$D"; o=$OUT
 	R[W6,$s,mbs]=$(awk -v r="$(field rps "$o")" 'BEGIN { printf "%.1f", r * 65536 / 1e6 }')
 done
 
-log "bench: W7 churn"
+want W7 && log "bench: W7 churn"
 for s in "${SERVERS[@]}"; do
-	gen "$s" --churn -c 50 -d "$D"; o=$OUT; R[W7,$s,cps]=$(field connections_per_s "$o")
+	want W7 || continue
+	gen "$s" --churn -c 50 -d "$D"; o=$OUT; R[W7,$s,cps]=$(field connections_per_s "$o"); R[W7,$s,cpu]=$CPU_US
 done
 
 GENCHECK=""
-if [ "$HAVE_REDIS" = 1 ] && command -v redis-benchmark >/dev/null; then
+if [ "$HAVE_REDIS" = 1 ] && command -v redis-benchmark >/dev/null && want W2; then
 	port=${ADDR_redis##*:}
 	rb=$(timeout 60 "${GEN_PIN[@]}" redis-benchmark -p "$port" -t ping_inline -c 50 -P 1 -n 200000 -q 2>/dev/null |
 		grep -o '[0-9.]* requests per second' | head -1 | cut -d' ' -f1)
@@ -155,7 +171,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0)
 num() { [ -n "${1:-}" ] && printf '%s' "$1" || printf -- '-'; }
 
 if [ "$JSON" = 1 ]; then
-	printf '{"duration_s":%s,"rate_w4":%s' "$D" "$RATE"
+	printf '{"duration_s":%s,"rate_w4":%s' "$D" "${RATE:-null}"
 	for k in "${!R[@]}"; do printf ',"%s":%s' "${k//,/_}" "${R[$k]:-null}"; done
 	printf ',"generator_check":"%s"}\n' "$GENCHECK"
 	exit 0
@@ -181,8 +197,10 @@ row W5 "bytes/idle conn" bytes
 row W5 "requests/s (W2)" rps
 row W6 "MB/s (64 KiB echo)" mbs
 row W7 "connections/s" cps
+row W7 "server CPU us/conn" cpu
 echo
-echo "W4 rate: $RATE requests/s.  Ratios are parley divided by the other; for latency,"
+[ -n "$RATE" ] && echo "W4 rate: $RATE requests/s."
+echo "Ratios are parley divided by the other; for latency,"
 echo "CPU and bytes lower is better, for the rest higher is better."
 [ -n "$GENCHECK" ] && echo "$GENCHECK"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, kernel $(uname -r)"

@@ -19,6 +19,11 @@ B=$PWD/$BUILD
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
 [ -x "$B/parley-server" ] && [ -x "$B/tests/rawpeer" ] || { echo "soak: run make first" >&2; exit 1; }
+# private copies: a rebuild during the run must not swap binaries under it
+mkdir -p "$W/bin/tests"
+cp "$B/parley-server" "$B/parley-client" "$B/parley-bench" "$W/bin/"
+cp "$B/tests/rawpeer" "$W/bin/tests/"
+B=$W/bin
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SRV/status"; }
 fds() { ls "/proc/$SRV/fd" | wc -l; }
@@ -99,7 +104,8 @@ verdict=PASS
 problems=()
 [ "$alive" = 1 ] && [ "$srv_rc" = 0 ] || problems+=("server died or exit $srv_rc")
 [ "$steady_rc" = 0 ] && [ "$churn_rc" = 0 ] || problems+=("bench exit $steady_rc/$churn_rc: $(cat "$W/steady.err" "$W/churn.err" | tail -2)")
-[ "$wrong" = 0 ] && [ "$missing" = 0 ] && [ "$bad_batches" = 0 ] || problems+=("wrong=$wrong missing=$missing bad batches=$bad_batches")
+[ "$wrong" = 0 ] && [ "$missing" = 0 ] && [ "$bad_batches" = 0 ] ||
+	problems+=("wrong=$wrong missing=$missing bad batches=$bad_batches, first: $(grep -vm1 '^ok$' "$W/batches")")
 [ "$fresh" = "server says: world" ] || problems+=("fresh client: $fresh")
 [ "$fd1" = "$fd0" ] || problems+=("descriptors $fd0 before, $fd1 after")
 awk -v g="$growth" 'BEGIN { exit !(g <= 5 && g >= -5) }' || problems+=("RSS moved ${growth}%")

@@ -226,11 +226,25 @@ static void test_raw_takes_what_arrived(void)
 	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_RAW, (const uint8_t *)"", 0, 2, &f), 0);
 }
 
+/* An incomplete len message tells how many bytes it will take in all. */
+static void test_frame_incomplete_tells_size(void)
+{
+	struct pl_frame f;
+	const uint8_t head[] = { 0x10, 0x27, 0, 0, 'a', 'b' }; /* 10,000 declared */
+
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_LEN, head, sizeof(head), 100000, &f), 0);
+	CHECK_EQ_INT(f.used, 10004);
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_LEN, head, 3, 100000, &f), 0);
+	CHECK_EQ_INT(f.used, 0); /* the header itself is not complete */
+	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_LINE, head, sizeof(head), 100000, &f), 0);
+	CHECK_EQ_INT(f.used, 0); /* a line's length is known only at its end */
+}
+
 static const struct unit_test tests[] = {
 	T(test_line_split_every_byte), T(test_line_crlf_and_final_line), T(test_line_over_long),
 	T(test_line_encode), T(test_raw_takes_what_arrived),
 	T(test_frame_split_every_byte), T(test_frame_one_byte_at_a_time), T(test_frame_zero_length),
 	T(test_frame_maximum_and_one_over), T(test_frame_little_endian_header),
-	T(test_frame_decoder_oversize), T(test_proto_names),
+	T(test_frame_decoder_oversize), T(test_proto_names), T(test_frame_incomplete_tells_size),
 };
 UNIT_MAIN(tests)

@@ -37,8 +37,9 @@ struct pl_frame {
 
 /*
  * Looks for one whole message at the start of p[0..n).  Returns 1 with *f
- * filled, 0 when more bytes are needed, or -EMSGSIZE when the message is or
- * would be longer than max (f->declared says how long).
+ * filled, 0 when more bytes are needed (f->used is then the bytes the whole
+ * message will take when the framing tells, else 0), or -EMSGSIZE when the
+ * message is or would be longer than max (f->declared says how long).
  */
 int pl_frame_parse(enum pl_proto proto, const uint8_t *p, size_t n,
 		   uint32_t max, struct pl_frame *f);

@@ -62,6 +62,13 @@ void pl_io_init(struct pl_io *io, int fd, pl_io_cb cb, void *data);
 int pl_io_start(struct pl_loop *loop, struct pl_io *io, unsigned events);
 /* Removes the handle from the loop (the fd stays open).  Safe to repeat. */
 void pl_io_stop(struct pl_loop *loop, struct pl_io *io);
+/*
+ * Closes the handle's fd and forgets the handle (fd becomes -1): one system
+ * call instead of two, since the kernel drops a descriptor from epoll when
+ * its last reference closes.  Only for fds never duplicated (dup, fork):
+ * otherwise use pl_io_stop, then close.
+ */
+void pl_io_close(struct pl_loop *loop, struct pl_io *io);
 
 void pl_timer_init(struct pl_timer *t, pl_timer_cb cb, void *data);
 /* (Re)starts t to fire once, ms from now (0: on the next iteration). 0 or -ENOMEM. */

@@ -37,8 +37,10 @@ static int parse_len(const uint8_t *p, size_t n, uint32_t max, struct pl_frame *
 		f->declared = len;
 		return -EMSGSIZE;
 	}
-	if (n - PL_LEN_HEADER < len)
+	if (n - PL_LEN_HEADER < len) {
+		f->used = PL_LEN_HEADER + (size_t)len; /* lets a reader size its buffer */
 		return 0;
+	}
 	f->msg = p + PL_LEN_HEADER;
 	f->len = len;
 	f->used = PL_LEN_HEADER + (size_t)len;
@@ -75,6 +77,7 @@ static int parse_line(const uint8_t *p, size_t n, uint32_t max, struct pl_frame 
 int pl_frame_parse(enum pl_proto proto, const uint8_t *p, size_t n, uint32_t max,
 		   struct pl_frame *f)
 {
+	f->used = 0;
 	if (n == 0)
 		return 0; /* also keeps a NULL p away from memchr */
 	switch (proto) {

@@ -122,6 +122,16 @@ void pl_io_stop(struct pl_loop *l, struct pl_io *io)
 	l->nio--;
 }
 
+void pl_io_close(struct pl_loop *l, struct pl_io *io)
+{
+	if (io->events) {
+		io->events = 0;
+		l->nio--;
+	}
+	close(io->fd);
+	io->fd = -1;
+}
+
 /* ---- timers: a binary min-heap of handles, keyed by (deadline, seq) ---- */
 
 static int before(const struct pl_timer *a, const struct pl_timer *b)

@@ -13,7 +13,7 @@
 #include "parley/buf.h"
 #include "parley/sock.h"
 
-#define READ_SIZE (64 * 1024)      /* the shared read buffer */
+#define READ_SIZE (256 * 1024)     /* the shared read buffer */
 #define READ_MORE (16 * 1024)      /* room added to a connection's own buffer */
 #define ACCEPTS_PER_WAKEUP 64      /* keep existing clients' latency during a storm */
 #define ACCEPT_PAUSE_MS 100        /* after ENOBUFS/ENOMEM or a lost spare fd */
@@ -312,6 +312,23 @@ static void pump(struct pl_conn *c)
 	update_interest(c);
 }
 
+/* Room to ask for when c already holds part of a message.  A large message
+ * arriving in pieces grows the buffer towards its declared size, but by at
+ * most what has arrived so far, so memory follows the bytes really sent. */
+static size_t read_want(const struct pl_conn *c)
+{
+	struct pl_frame f;
+	size_t have = pl_buf_len(&c->in), want = READ_MORE;
+
+	if (pl_frame_parse(c->srv->cfg.proto, pl_buf_head(&c->in), have, c->srv->cfg.max_msg, &f) == 0 &&
+	    f.used > have) {
+		want = f.used - have < have ? f.used - have : have;
+		if (want < READ_MORE)
+			want = READ_MORE;
+	}
+	return want;
+}
+
 static void do_read(struct pl_conn *c)
 {
 	struct pl_server *s = c->srv;
@@ -320,7 +337,7 @@ static void do_read(struct pl_conn *c)
 	size_t room;
 	ssize_t n;
 
-	if (!shared && pl_buf_reserve(&c->in, READ_MORE) < 0) {
+	if (!shared && pl_buf_reserve(&c->in, read_want(c)) < 0) {
 		conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
 		return;
 	}
