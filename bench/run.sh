@@ -154,7 +154,7 @@ done
 want W7 && log "bench: W7 churn"
 for s in "${SERVERS[@]}"; do
 	want W7 || continue
-	gen "$s" --churn -c 50 -d "$D"; o=$OUT; R[W7,$s,cps]=$(field connections_per_s "$o"); R[W7,$s,cpu]=$CPU_US
+	gen "$s" --churn --reset -c 50 -d "$D"; o=$OUT; R[W7,$s,cps]=$(field connections_per_s "$o"); R[W7,$s,cpu]=$CPU_US
 done
 
 GENCHECK=""

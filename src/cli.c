@@ -105,8 +105,9 @@ void cli_addr(struct pl_addr *a, const char *text, uint16_t default_port, unsign
 
 const char *cli_addr_str(const struct pl_addr *a)
 {
-	static char slots[4][PL_ADDR_TEXT_MAX];
-	static unsigned next;
+	/* per thread: parley-server --threads logs from every event loop */
+	static _Thread_local char slots[4][PL_ADDR_TEXT_MAX];
+	static _Thread_local unsigned next;
 	char *s = slots[next++ % 4];
 
 	pl_addr_format(a, s, PL_ADDR_TEXT_MAX);

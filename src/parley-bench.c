@@ -48,6 +48,7 @@ struct bench {
 	double rate;             /* --rate; 0: closed loop */
 	size_t reply_size;       /* raw */
 	int json, quiet;
+	int churn_reset;         /* --reset: churn closes with RST, no TIME_WAIT */
 	/* the request, framed, and what a reply must be */
 	uint8_t *req, *payload;
 	size_t req_len, payload_len;
@@ -101,6 +102,8 @@ static noreturn void usage(void)
 	       "      --expect-echo       each reply must equal the request\n"
 	       "Modes:\n"
 	       "      --churn             connect, one request, read the reply, close; repeat\n"
+	       "      --reset             with --churn: close with a reset (SO_LINGER 0), so\n"
+	       "                          closed connections do not hold local ports in TIME_WAIT\n"
 	       "      --connect-only      open the connections and hold them idle for -d seconds\n"
 	       "Output:\n"
 	       "      --json              one JSON object with every figure\n"
@@ -269,6 +272,10 @@ static void on_readable(struct conn *c)
 	}
 	if (b->mode == MODE_CHURN && c->n == 0) {
 		b->churned++;
+		if (b->churn_reset) {
+			struct linger lg = { 1, 0 };
+			setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
 		conn_close(c);
 		return;
 	}
@@ -593,6 +600,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
 		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
 		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
+		{ "reset", no_argument, 0, 8 },
 		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
 	};
@@ -617,6 +625,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		case 3: expect = optarg; break;
 		case 4: echo = 1; break;
 		case 5: b->mode = MODE_CHURN; break;
+		case 8: b->churn_reset = 1; break;
 		case 6: b->mode = MODE_CONNECT_ONLY; break;
 		case 7: b->json = 1; break;
 		case 'q': b->quiet = 1; break;

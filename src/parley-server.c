@@ -16,15 +16,19 @@
 #include "parley/loop.h"
 #include "parley/server.h"
 #include "parley/sock.h"
+#include "workers.h"
 
 #define DEFAULT_PORT 1234
+#define MAX_THREADS 256
 
 struct opts {
 	const char *reply;
 	size_t reply_len;
 	int echo, quiet, verbose;
 	int unix_mode;
+	int threads;
 	struct pl_server_config cfg;
+	struct worker *w;          /* threads of them; w[0] is the main thread's */
 };
 
 static noreturn void usage(void)
@@ -53,6 +57,9 @@ static noreturn void usage(void)
 	       "      --out-cap BYTES     unsent output before a client is no longer read (default 1M)\n"
 	       "      --drain-timeout SEC on SIGTERM, wait this long for replies to leave (default 5)\n"
 	       "      --unix-mode MODE    permissions of Unix socket files, octal (e.g. 660)\n"
+	       "Threads:\n"
+	       "      --threads N         N event loops on N threads (default 1); each TCP address\n"
+	       "                          gets N SO_REUSEPORT listeners, --max-conns is shared out\n"
 	       "\n"
 	       "Started by systemd socket activation (LISTEN_FDS, LISTEN_PID), it serves the\n"
 	       "sockets it was given, and listens on ADDRESS only when one is named.\n"
@@ -122,11 +129,12 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 
 static void on_signal(struct pl_loop *loop, int signo, void *arg)
 {
-	struct pl_server *s = arg;
+	struct opts *o = arg;
 
 	(void)loop;
 	(void)signo;
-	pl_server_shutdown(s);
+	pl_server_shutdown(o->w[0].srv);
+	workers_shutdown(o->w, o->threads);
 }
 
 static void print_stats(const struct pl_server_stats *st)
@@ -159,7 +167,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "max-msg", required_argument, 0, 2 },   { "idle-timeout", required_argument, 0, 3 },
 		{ "out-cap", required_argument, 0, 4 },   { "drain-timeout", required_argument, 0, 5 },
 		{ "unix-mode", required_argument, 0, 6 }, { "log-format", required_argument, 0, 7 },
-		{ "send-timeout", required_argument, 0, 8 },
+		{ "send-timeout", required_argument, 0, 8 }, { "threads", required_argument, 0, 9 },
 		{ "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
 	};
@@ -188,6 +196,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->unix_mode = (int)m;
 			break;
 		}
+		case 9: o->threads = (int)cli_uint("--threads", optarg, MAX_THREADS); break;
 		case 8: o->cfg.send_timeout_ms = (unsigned)cli_seconds_ms("--send-timeout", optarg); break;
 		case 7:
 			if (strcmp(optarg, "text") == 0)
@@ -202,6 +211,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		default: cli_usage_error("unknown option");
 		}
 	}
+	if (o->threads < 1)
+		cli_usage_error("--threads: '0' is not a number of threads (1 to %d)", MAX_THREADS);
 	if (o->cfg.max_msg == 0)
 		o->cfg.max_msg = PL_FRAME_MAX_DEFAULT;
 	if (o->cfg.drain_timeout_ms == 0)
@@ -209,6 +220,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	o->reply_len = strlen(o->reply);
 	if (o->cfg.proto == PL_PROTO_LINE && memchr(o->reply, '\n', o->reply_len))
 		cli_usage_error("--reply: a line reply cannot contain a newline");
+}
+
+/* How the kernel spread the clients over the threads. */
+static void print_threads(const unsigned long long *each, int n)
+{
+	char text[MAX_THREADS * 21 + 32];
+	size_t o = (size_t)snprintf(text, sizeof(text), "threads: accepted");
+
+	for (int i = 0; i < n; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, " %llu", each[i]);
+	log_event(0, "threads", (const char *[]){ "accepted", text + 18, NULL }, "%s", text);
 }
 
 static void announce(int fd)
@@ -225,7 +247,23 @@ static void announce(int fd)
  * and LISTEN_PID naming us (the protocol of sd_listen_fds(3), no libsystemd).
  * Returns how many were taken, or -1.
  */
-static int activated_listeners(struct opts *o, struct pl_server *s)
+/* Gives the other threads a duplicate of listener fd (Unix sockets and
+ * inherited ones: SO_REUSEPORT is for TCP ports).  0 or -1. */
+static int share_listener(struct opts *o, int fd)
+{
+	for (int i = 1; i < o->threads; i++) {
+		int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (d < 0 || pl_server_adopt_fd(o->w[i].srv, d) < 0) {
+			cli_warn("listener for thread %d: %s", i, strerror(errno));
+			if (d >= 0)
+				close(d);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int activated_listeners(struct opts *o)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	int n, accepting;
@@ -244,7 +282,7 @@ static int activated_listeners(struct opts *o, struct pl_server *s)
 			return -1;
 		}
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (pl_server_adopt_fd(s, fd) < 0)
+		if (pl_server_adopt_fd(o->w[0].srv, fd) < 0 || share_listener(o, fd) < 0)
 			return -1;
 		announce(fd);
 	}
@@ -254,12 +292,37 @@ static int activated_listeners(struct opts *o, struct pl_server *s)
 	return n;
 }
 
-static int open_listeners(int argc, char **argv, struct opts *o, struct pl_server *s, int inherited)
+/* Opens a's listener for threads 1.. on the port thread 0 got (port 0
+ * included), or shares a Unix one.  0 or -1. */
+static int thread_listeners(struct opts *o, struct pl_addr a, int fd0, const struct pl_listen_opts *lo)
 {
+	struct pl_addr bound;
+
+	if (a.kind != PL_ADDR_IP4 && a.kind != PL_ADDR_IP6 && a.kind != PL_ADDR_ANY)
+		return share_listener(o, fd0);
+	if (pl_addr_local(fd0, &bound) < 0)
+		return -1;
+	a.port = bound.port;
+	for (int i = 1; i < o->threads; i++) {
+		int fd = pl_listen(&a, lo), r;
+		if (fd < 0 || (r = pl_server_listen_fd(o->w[i].srv, fd)) < 0) {
+			cli_warn("listen on %s for thread %d: %s", cli_addr_str(&a), i,
+				 strerror(fd < 0 ? -fd : -r));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
+{
+	struct pl_server *s = o->w[0].srv;
 	const char *def[] = { ":1234" };
 	char **addrs = optind < argc ? argv + optind : (char **)def;
 	int n = optind < argc ? argc - optind : inherited ? 0 : 1;
-	struct pl_listen_opts lo = { .nonblock = 1, .unix_mode = o->unix_mode };
+	struct pl_listen_opts lo = { .nonblock = 1, .unix_mode = o->unix_mode, .reuseport = o->threads > 1 };
 
 	for (int i = 0; i < n; i++) {
 		struct pl_addr a;
@@ -288,6 +351,8 @@ static int open_listeners(int argc, char **argv, struct opts *o, struct pl_serve
 			close(fd);
 			return -1;
 		}
+		if (thread_listeners(o, a, fd, &lo) < 0)
+			return -1;
 		announce(fd);
 	}
 	return 0;
@@ -297,11 +362,12 @@ int main(int argc, char **argv)
 {
 	struct opts o = {
 		.reply = "world",
+		.threads = 1,
 		.cfg = { .max_conns = 10000, .idle_timeout_ms = 300000, .send_timeout_ms = 60000, .drain_timeout_ms = 5000 },
 	};
 	struct pl_loop *loop;
-	struct pl_server *srv;
 	struct pl_server_stats st;
+	unsigned long long each[MAX_THREADS];
 	int r;
 
 	cli_prog = "parley-server";
@@ -313,26 +379,34 @@ int main(int argc, char **argv)
 	o.cfg.on_request = on_request;
 	o.cfg.on_event = on_event;
 	o.cfg.arg = &o;
-	if ((r = pl_loop_new(&loop)) < 0)
-		cli_die(1, "event loop: %s", strerror(-r));
-	if ((r = pl_server_new(loop, &o.cfg, &srv)) < 0)
-		cli_die(1, "server: %s", strerror(-r));
-	/* before "listening on": a test may signal as soon as it reads that line */
-	pl_loop_signal(loop, SIGINT, on_signal, srv);
-	pl_loop_signal(loop, SIGTERM, on_signal, srv);
-	if ((r = activated_listeners(&o, srv)) < 0 || open_listeners(argc, argv, &o, srv, r) < 0) {
-		pl_server_free(srv);
-		pl_loop_free(loop);
+	if (o.cfg.max_conns) /* the limit is the whole server's, shared out */
+		o.cfg.max_conns = (o.cfg.max_conns + (unsigned)o.threads - 1) / (unsigned)o.threads;
+	o.w = calloc((size_t)o.threads, sizeof(*o.w));
+	if (!o.w || (r = workers_new(o.w, o.threads, &o.cfg)) < 0)
+		cli_die(1, "event loop: %s", strerror(o.w ? -r : ENOMEM));
+	loop = o.w[0].loop;
+	/* before "listening on": a test may signal as soon as it reads that line;
+	 * before the threads start: they inherit these signals blocked */
+	pl_loop_signal(loop, SIGINT, on_signal, &o);
+	pl_loop_signal(loop, SIGTERM, on_signal, &o);
+	if ((r = activated_listeners(&o)) < 0 || open_listeners(argc, argv, &o, r) < 0 ||
+	    (r = workers_start(o.w, o.threads)) < 0) {
+		if (r < 0 && r != -1)
+			cli_warn("threads: %s", strerror(-r));
+		workers_shutdown(o.w, o.threads);
+		workers_finish(o.w, o.threads, &st, NULL);
+		free(o.w);
 		return 1;
 	}
 	r = pl_loop_run(loop);
 	if (r < 0)
 		cli_warn("event loop: %s", strerror(-r));
-	st = *pl_server_stats(srv);
-	pl_server_free(srv);
+	workers_finish(o.w, o.threads, &st, each);
+	free(o.w);
 	if (o.verbose)
 		print_stats(&st);
-	pl_loop_free(loop);
+	if (o.verbose && o.threads > 1)
+		print_threads(each, o.threads);
 	fflush(stdout);
 	return r < 0 ? 1 : 0;
 }

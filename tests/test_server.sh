@@ -66,3 +66,35 @@ test_server_backpressure_bounds_memory() {
 	[ "$rss" -lt 20000 ] || fail "server RSS ${rss} KiB with a 64K output cap"
 	stop_server KILL
 }
+
+test_server_threads_share_the_load() {
+	start_server --n 2 -q -v --threads 4 127.0.0.1:0 "unix:$T/t.sock"
+	expect_eq "$(ls "/proc/$SRV_PID/task" | wc -l)" 4 "threads running"
+	expect_eq "$(rawpeer "$ADDR" multi:400:hello:world)" "multi 400 of 400 ok"
+	expect_eq "$(rawpeer "unix:$T/t.sock" multi:100:hello:world)" "multi 100 of 100 ok"
+	stop_server
+	expect_eq "$SRV_RC" 0
+	[ ! -e "$T/t.sock" ] || fail "socket file left behind"
+	# SO_REUSEPORT spreads 400 TCP clients: every thread gets some
+	expect_match "$(grep '^threads: ' err)" "^threads: accepted [1-9][0-9]* [1-9][0-9]* [1-9][0-9]* [1-9][0-9]*$"
+	expect_match "$(grep '^stats: ' err)" "accepted=500 requests=500 eof=500 "
+	err=$("$SERVER" --threads 0 2>&1)
+	expect_eq "$?" 2 "--threads 0 is a usage error"
+}
+
+test_server_threads_sigterm_drains_every_thread() {
+	start_server -q -v --echo --threads 3 127.0.0.1:0
+	local i pids=()
+	for i in $(seq 1 30); do
+		rawpeer "$ADDR" M:200:ping say:sent rc:200:ping eof >"c$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in $(seq 1 30); do _x=$(first_line "c$i.out"); done
+	stop_server TERM
+	expect_eq "$SRV_RC" 0 "server exit"
+	for p in "${pids[@]}"; do wait "$p"; done
+	for i in $(seq 1 30); do
+		expect_eq "$(cat "c$i.out")" $'sent\nrc ok 200\neof' "client $i"
+	done
+	expect_match "$(grep '^stats: ' err)" "accepted=30 requests=6000 .*shutdown=30 "
+}

@@ -18,6 +18,8 @@ struct pl_listen_opts {
 	int backlog;      /* 0: SOMAXCONN */
 	int nonblock;     /* 1: the listener is O_NONBLOCK (for an event loop) */
 	int unix_mode;    /* chmod of a Unix socket file; 0: leave the umask's */
+	int reuseport;    /* 1: SO_REUSEPORT (TCP), so several listeners, one per
+			   * thread, share the port and the kernel spreads clients */
 };
 
 /*

@@ -86,6 +86,8 @@ static int listen_any(const struct pl_addr *a, const struct pl_listen_opts *o, i
 	fd = socket(AF_INET6, type, 0);
 	if (fd >= 0) {
 		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+		if (o && o->reuseport)
+			set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
 		pl_addr_to_sockaddr(&v6, &ss, &len);
 		r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
@@ -103,6 +105,8 @@ static int listen_any(const struct pl_addr *a, const struct pl_listen_opts *o, i
 	if (fd < 0)
 		return -errno;
 	set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (o && o->reuseport)
+		set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	pl_addr_to_sockaddr(&v4, &ss, &len);
 	r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
 	return r < 0 ? close_err(fd, r) : fd;
@@ -127,6 +131,8 @@ int pl_listen(const struct pl_addr *a, const struct pl_listen_opts *o)
 		return -errno;
 	if (fam != AF_UNIX)
 		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (fam != AF_UNIX && o && o->reuseport)
+		set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	/* an explicit IPv6 address means IPv6 only, so it can sit beside an
 	 * explicit IPv4 listener on the same port; the wildcard is dual-stack */
 	if (fam == AF_INET6)
