@@ -3,11 +3,14 @@
 # the blocking floor, in one run, on this machine; prints a table of figures
 # and ratios (and with --json, one JSON object).  Servers run on CPU 0, the
 # generator on CPU 1 when there are two CPUs.
-#   bash bench/run.sh [--json] [--duration SECONDS] [--only W1,W6,...]
+#   bash bench/run.sh [--json] [--duration SECONDS] [--rounds N] [--only W1,W6,...]
+# Each workload runs ROUNDS times (default 3), the servers taking turns in
+# each round; every figure is the median of its rounds.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 D=3
+ROUNDS=3
 JSON=0
 ONLY=
 while [ $# -gt 0 ]; do
@@ -15,7 +18,8 @@ while [ $# -gt 0 ]; do
 	--json) JSON=1 ;;
 	--duration) D=$2; shift ;;
 	--only) ONLY=$2; shift ;;
-	*) echo "usage: bench/run.sh [--json] [--duration SECONDS] [--only W1,W6,...]" >&2; exit 2 ;;
+	--rounds) ROUNDS=$2; shift ;;
+	*) echo "usage: bench/run.sh [--json] [--duration SECONDS] [--rounds N] [--only W1,W6,...]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -98,6 +102,18 @@ gen() {
 	OUT=$out
 }
 
+# put KEY VALUE: one round's figure; settle turns each key's rounds into
+# their median in R (servers alternate within a round, so drift on this
+# shared machine hits them alike)
+declare -A V
+put() { V[$1]="${V[$1]:-} $2"; }
+settle() {
+	local k
+	for k in "${!V[@]}"; do
+		R[$k]=$(tr ' ' '\n' <<<"${V[$k]}" | grep . | sort -g |
+			awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	done
+}
 # want W: whether workload W runs (all of them unless --only lists some)
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 declare -A R
@@ -105,26 +121,27 @@ SERVERS=(parley floor)
 [ "$HAVE_REDIS" = 1 ] && SERVERS=(parley redis floor)
 
 want W1 || want W2 || want W3 || want W4 && log "bench: W1..W3 (${D}s each per server)"
-for s in "${SERVERS[@]}"; do
+for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}"; do
 	if want W1; then
-		gen "$s" -c 1 -P 1 -d "$D"; o=$OUT; R[W1,$s,rps]=$(field rps "$o"); R[W1,$s,p50]=$(field p50_us "$o"); R[W1,$s,p99]=$(field p99_us "$o"); R[W1,$s,cpu]=$CPU_US
+		gen "$s" -c 1 -P 1 -d "$D"; o=$OUT; put W1,$s,rps "$(field rps "$o")"; put W1,$s,p50 "$(field p50_us "$o")"; put W1,$s,p99 "$(field p99_us "$o")"; put W1,$s,cpu "$CPU_US"
 	fi
 	if want W2 || want W4; then # W4's rate comes from W2
-		gen "$s" -c 50 -P 1 -d "$D"; o=$OUT; R[W2,$s,rps]=$(field rps "$o"); R[W2,$s,p99]=$(field p99_us "$o"); R[W2,$s,cpu]=$CPU_US
+		gen "$s" -c 50 -P 1 -d "$D"; o=$OUT; put W2,$s,rps "$(field rps "$o")"; put W2,$s,p99 "$(field p99_us "$o")"; put W2,$s,cpu "$CPU_US"
 	fi
 	if want W3; then
-		gen "$s" -c 50 -P 16 -d "$D"; o=$OUT; R[W3,$s,rps]=$(field rps "$o"); R[W3,$s,cpu]=$CPU_US
+		gen "$s" -c 50 -P 16 -d "$D"; o=$OUT; put W3,$s,rps "$(field rps "$o")"; put W3,$s,cpu "$CPU_US"
 	fi
-done
+done; done
+settle
 
 RATE=
 if want W4; then
 	base=${R[W2,redis,rps]:-${R[W2,parley,rps]}}
 	RATE=$(awk -v r="$base" 'BEGIN { printf "%d", r * 0.75 }')
 	log "bench: W4 open loop at $RATE requests/s (75% of $([ "$HAVE_REDIS" = 1 ] && echo Redis || echo parley)'s W2)"
-	for s in "${SERVERS[@]}"; do
-		gen "$s" -c 50 -r "$RATE" -d "$D"; o=$OUT; R[W4,$s,p99]=$(field p99_us "$o"); R[W4,$s,p999]=$(field p999_us "$o")
-	done
+	for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}"; do
+		gen "$s" -c 50 -r "$RATE" -d "$D"; o=$OUT; put W4,$s,p99 "$(field p99_us "$o")"; put W4,$s,p999 "$(field p999_us "$o")"
+	done; done
 fi
 
 want W5 && log "bench: W5 10,000 idle connections plus W2"
@@ -138,24 +155,25 @@ for s in parley redis; do
 	for _ in $(seq 1 400); do grep -q holding "$TMP/hold" && break; sleep 0.05; done
 	sleep 0.5
 	after=$(rss "$pid")
-	gen "$s" -c 50 -P 1 -d "$D"; o=$OUT; R[W5,$s,rps]=$(field rps "$o")
-	R[W5,$s,bytes]=$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.0f", (a - b) * 1024 / 10000 }')
+	gen "$s" -c 50 -P 1 -d "$D"; o=$OUT; put W5,$s,rps "$(field rps "$o")"
+	put W5,$s,bytes "$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.0f", (a - b) * 1024 / 10000 }')"
 	kill "$hold" 2>/dev/null
 	wait "$hold" 2>/dev/null
 done
 
 want W6 && log "bench: W6 echo of 64 KiB messages, 4 connections"
-for s in parleyecho floorecho; do
+for round in $(seq 1 "$ROUNDS"); do for s in parleyecho floorecho; do
 	want W6 || continue
 	gen "$s" -c 4 -P 1 --size 65536 --expect-echo -d "$D"; o=$OUT
-	R[W6,$s,mbs]=$(awk -v r="$(field rps "$o")" 'BEGIN { printf "%.1f", r * 65536 / 1e6 }')
-done
+	put W6,$s,mbs "$(awk -v r="$(field rps "$o")" 'BEGIN { printf "%.1f", r * 65536 / 1e6 }')"
+done; done
 
 want W7 && log "bench: W7 churn"
-for s in "${SERVERS[@]}"; do
+for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}"; do
 	want W7 || continue
-	gen "$s" --churn --reset -c 50 -d "$D"; o=$OUT; R[W7,$s,cps]=$(field connections_per_s "$o"); R[W7,$s,cpu]=$CPU_US
-done
+	gen "$s" --churn --reset -c 50 -d "$D"; o=$OUT; put W7,$s,cps "$(field connections_per_s "$o")"; put W7,$s,cpu "$CPU_US"
+done; done
+settle
 
 GENCHECK=""
 if [ "$HAVE_REDIS" = 1 ] && command -v redis-benchmark >/dev/null && want W2; then
