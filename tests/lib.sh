@@ -27,6 +27,18 @@ fail() {
 	exit 1
 }
 
+# skip WHY: an optional tool (socat, nc, valgrind, pkg-config) is missing;
+# reported as skipped with WHY, never as passed.
+skip() {
+	echo "$*"
+	exit 77
+}
+
+# need TOOL PACKAGE: skips the test unless TOOL is installed.
+need() {
+	command -v "$1" >/dev/null || skip "$1 is not installed (apt-get install $2)"
+}
+
 # expect_eq ACTUAL EXPECTED [WHAT]
 expect_eq() {
 	[ "$1" == "$2" ] || fail "${3:-value}: got [$1], expected [$2]"

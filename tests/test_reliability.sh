@@ -445,7 +445,7 @@ test_rel_25_clean_teardown() {
 	if asan_build; then
 		WRAP=()
 	else
-		command -v valgrind >/dev/null || fail "valgrind is not installed"
+		need valgrind valgrind
 		WRAP=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99)
 	fi
 	start_server -q -v --max-msg 1M --echo 127.0.0.1:0

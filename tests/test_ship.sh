@@ -1,7 +1,7 @@
 # test_ship.sh - install, pkg-config, examples, socket activation, JSON logs, docs.
 
 test_ship_install_pkgconfig_and_uninstall() {
-	command -v pkg-config >/dev/null || fail "pkg-config is not installed (apt-get install pkgconf)"
+	need pkg-config pkgconf
 	local dest=$T/dest prefix=/opt/parley-test
 	make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$dest" PREFIX="$prefix" install >make.log 2>&1 || fail "install: $(cat make.log)"
 	for f in bin/parley-server bin/parley-client bin/parley-bench lib/libparley.a \
