@@ -5,6 +5,8 @@
 # closed (counted).
 
 shim() { echo "$TOP/$BUILD/tests/faultshim.so"; }
+# A unit test binary; make valgrind's build has none, so that one runs natively.
+unit() { [ -x "$TOP/$BUILD/tests/$1" ] && echo "$TOP/$BUILD/tests/$1" || echo "$TOP/build/tests/$1"; }
 # ASan insists on coming first among preloaded libraries; the shim is harmless.
 shim_env() { echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"; }
 
@@ -372,7 +374,7 @@ test_rel_20_half_close() {
 # the callback returns.  The library test asserts it (the second request in
 # the same read must not run); run under ASan it would catch a use after free.
 test_rel_21_close_from_own_callback() {
-	"$TOP/$BUILD/tests/unit_server" test_server_close_from_own_callback || fail "unit test"
+	"$(unit unit_server)" test_server_close_from_own_callback || fail "unit test"
 	# the server closes from its read path too (an oversized header after a
 	# good request in the same read)
 	start_server -q -v --max-msg 10 127.0.0.1:0
@@ -431,7 +433,8 @@ test_rel_23_sigterm_100_clients_mid_pipeline() {
 # deadlines in start order, no timers left at all.  These are library
 # behaviours; the loop's unit tests assert them.
 test_rel_24_timers() {
-	local u=$TOP/$BUILD/tests/unit_loop t
+	local u t
+	u=$(unit unit_loop)
 	for t in test_timer_equal_deadlines_fire_in_start_order test_timer_rearm_and_delete_in_callback \
 		test_timer_many_random_order test_loop_returns_with_nothing_registered; do
 		"$u" "$t" || fail "$t"
