@@ -8,6 +8,7 @@
 # Servers on CPU 0, the generator (build/parley-bench) on CPU 1.
 set -u
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 A=$1 B=$2
 shift 2
 ROUNDS=5
@@ -23,14 +24,11 @@ trap 'kill $PA $PB 2>/dev/null; rm -rf "$TMP"' EXIT
 
 start() { # BIN NAME -> pid in $!, address in $TMP/NAME.addr
 	taskset -c 0 "$1" "${SARGS[@]}" 127.0.0.1:0 >/dev/null 2>"$TMP/$2.err" &
-	for _ in $(seq 1 100); do grep -q '^listening on ' "$TMP/$2.err" && break; sleep 0.05; done
-	sed -n 's/^listening on //p' "$TMP/$2.err" | head -1 >"$TMP/$2.addr"
+	listening_addr "$TMP/$2.err" >"$TMP/$2.addr"
 }
 start "$A" a; PA=$!
 start "$B" b; PB=$!
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
-field() { grep -o "\"$1\":[-0-9.]*" <<<"$2" | head -1 | cut -d: -f2; }
 
 run() { # NAME PID: one round; appends "rps cpu_us p99" to $TMP/NAME.res
 	local t0 t1 out n

@@ -8,6 +8,7 @@
 # each round; every figure is the median of its rounds.
 set -u
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BUILD=${BUILD:-build}
 D=3
 ROUNDS=3
@@ -37,17 +38,14 @@ ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # start NAME CMD...: runs a server, waits for its "listening on" line, sets ADDR_<NAME>, PID_<NAME>
 start() {
-	local name=$1 line
+	local name=$1 addr
 	shift
 	"${SRV_PIN[@]}" "$@" >/dev/null 2>"$TMP/$name.err" &
 	local pid=$!
 	PIDS+=("$pid")
-	for _ in $(seq 1 100); do
-		line=$(grep -m1 '^listening on ' "$TMP/$name.err" 2>/dev/null) && break
-		sleep 0.05
-	done
-	[ -n "$line" ] || { echo "bench: $name did not start: $(cat "$TMP/$name.err")" >&2; exit 1; }
-	eval "ADDR_$name=\${line#listening on }; PID_$name=$pid"
+	addr=$(listening_addr "$TMP/$name.err")
+	[ -n "$addr" ] || { echo "bench: $name did not start: $(cat "$TMP/$name.err")" >&2; exit 1; }
+	eval "ADDR_$name=\$addr; PID_$name=$pid"
 }
 
 start_redis() {
@@ -79,9 +77,6 @@ start floor "$BUILD/bench/floor" 0
 start floorecho "$BUILD/bench/floor" --echo 0
 [ "$HAVE_REDIS" = 1 ] && start_redis
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-field() { grep -o "\"$1\":[-0-9.]*" <<<"$2" | head -1 | cut -d: -f2; }
 HZ=$(getconf CLK_TCK)
 
 # gen SERVER ARGS...: runs parley-bench against SERVER; its JSON lands in OUT

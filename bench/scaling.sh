@@ -7,6 +7,7 @@
 # curve flattens early; run it on a bigger machine to see the real curve.
 set -u
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BUILD=${BUILD:-build}
 D=${D:-3}
 CPUS=$(nproc)
@@ -14,15 +15,13 @@ LIST=("$@")
 [ ${#LIST[@]} -eq 0 ] && for t in 1 2 4 8 16; do [ "$t" -le "$CPUS" ] && LIST+=("$t"); done
 TMP=$(mktemp -d)
 trap 'kill $SRV 2>/dev/null; rm -rf "$TMP"' EXIT
-field() { grep -o "\"$1\":[-0-9.]*" <<<"$2" | head -1 | cut -d: -f2; }
 
 echo "threads  requests/s  speedup   ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $CPUS CPUs; -c 100 -P 16, ${D} s)"
 base=
 for t in "${LIST[@]}"; do
 	"$BUILD/parley-server" -q --threads "$t" 127.0.0.1:0 >/dev/null 2>"$TMP/err" &
 	SRV=$!
-	for _ in $(seq 1 100); do grep -q '^listening on ' "$TMP/err" && break; sleep 0.05; done
-	addr=$(sed -n 's/^listening on //p' "$TMP/err" | head -1)
+	addr=$(listening_addr "$TMP/err")
 	out=$("$BUILD/parley-bench" -q --json -c 100 -P 16 -d "$D" "$addr")
 	kill "$SRV"
 	wait "$SRV" 2>/dev/null

@@ -13,6 +13,7 @@
 # has a recorded run).
 set -u
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BUILD=${BUILD:-build}
 D=${1:-${SOAK_SECONDS:-600}}
 B=$PWD/$BUILD
@@ -25,7 +26,6 @@ cp "$B/parley-server" "$B/parley-client" "$B/parley-bench" "$W/bin/"
 cp "$B/tests/rawpeer" "$W/bin/tests/"
 B=$W/bin
 
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$SRV/status"; }
 fds() { ls "/proc/$SRV/fd" | wc -l; }
 now() { date +%s; }
 
@@ -33,8 +33,7 @@ now() { date +%s; }
 "$B/parley-server" -q -v --idle-timeout 5 --send-timeout 3 --max-msg 1M 127.0.0.1:0 \
 	2> >(grep --line-buffered -Ev '^(open|close) ' >"$W/err") &
 SRV=$!
-for _ in $(seq 1 100); do grep -q '^listening on ' "$W/err" 2>/dev/null && break; sleep 0.1; done
-A=$(sed -n 's/^listening on //p' "$W/err" | head -1)
+A=$(listening_addr "$W/err")
 [ -n "$A" ] || { echo "soak: server did not start" >&2; exit 1; }
 fd0=$(fds)
 end=$(($(now) + D))
@@ -71,7 +70,7 @@ fd_peak=0 t0=$(now)
 while [ "$(now)" -lt "$end" ]; do
 	sleep 2
 	kill -0 "$SRV" 2>/dev/null || break
-	echo "$(($(now) - t0)) $(rss)" >>"$W/rss"
+	echo "$(($(now) - t0)) $(rss "$SRV")" >>"$W/rss"
 	f=$(fds)
 	[ "$f" -gt "$fd_peak" ] && fd_peak=$f
 done
@@ -91,10 +90,10 @@ wait "$SRV"
 srv_rc=$?
 sleep 0.2
 
-field() { grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2; }
-reqs=$(field "$W/steady.json" requests)
-wrong=$(($(field "$W/steady.json" wrong) + $(field "$W/churn.json" wrong)))
-missing=$(($(field "$W/steady.json" missing) + $(field "$W/churn.json" missing)))
+steady=$(cat "$W/steady.json") churn=$(cat "$W/churn.json")
+reqs=$(field requests "$steady")
+wrong=$(($(field wrong "$steady") + $(field wrong "$churn")))
+missing=$(($(field missing "$steady") + $(field missing "$churn")))
 batches=$(grep -c . "$W/batches")
 bad_batches=$(grep -vc '^ok$' "$W/batches")
 stats=$(grep '^stats: ' "$W/err" | sed 's/^stats: //')

@@ -287,13 +287,12 @@ static void on_readable(struct conn *c)
 static void start_conn(struct conn *c);
 
 /* Takes back requests queued on a connection that never connected: they
- * were not sent, so they are neither in flight nor missing. */
+ * were not sent, so they are neither in flight nor, at conn_close, missing. */
 static void unsend(struct conn *c)
 {
 	c->b->issued -= c->n;
 	c->b->inflight -= c->n;
-	c->n = c->head = 0;
-	pl_buf_free(&c->out);
+	c->n = 0;
 }
 
 static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned ev)
