@@ -32,6 +32,8 @@ struct opts {
 	int threads;
 	struct pl_server_config cfg;
 	struct worker *w;          /* threads of them; w[0] is the main thread's */
+	int *shown, nshown;        /* listeners to announce once every thread runs */
+	int activated;             /* how many of them came from systemd */
 };
 
 static noreturn void usage(void)
@@ -236,13 +238,34 @@ static void print_threads(const unsigned long long *each, int n)
 	log_event(0, "threads", (const char *[]){ "accepted", text + 18, NULL }, "%s", text);
 }
 
-static void announce(int fd)
+/* "listening on" waits until every thread runs: whoever reads it may count
+ * the threads or signal at once. */
+static int remember(struct opts *o, int fd)
+{
+	int *p = realloc(o->shown, (size_t)(o->nshown + 1) * sizeof(*p));
+
+	if (!p) {
+		cli_warn("listen: %s", strerror(ENOMEM));
+		return -1;
+	}
+	o->shown = p;
+	o->shown[o->nshown++] = fd;
+	return 0;
+}
+
+static void announce(struct opts *o)
 {
 	struct pl_addr bound;
 
-	if (pl_addr_local(fd, &bound) == 0)
-		log_event(0, "listening", (const char *[]){ "addr", cli_addr_str(&bound), NULL },
-			  "listening on %s", cli_addr_str(&bound));
+	for (int i = 0; i < o->nshown; i++)
+		if (pl_addr_local(o->shown[i], &bound) == 0)
+			log_event(0, "listening", (const char *[]){ "addr", cli_addr_str(&bound), NULL },
+				  "listening on %s", cli_addr_str(&bound));
+	free(o->shown);
+	o->shown = NULL;
+	if (o->verbose && o->activated)
+		log_event(0, "socket_activation", NULL, "socket activation: %d listener%s from systemd",
+			  o->activated, o->activated == 1 ? "" : "s");
 }
 
 /*
@@ -285,13 +308,11 @@ static int activated_listeners(struct opts *o)
 			return -1;
 		}
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (pl_server_adopt_fd(o->w[0].srv, fd) < 0 || share_listener(o, fd) < 0)
+		if (pl_server_adopt_fd(o->w[0].srv, fd) < 0 || share_listener(o, fd) < 0 ||
+		    remember(o, fd) < 0)
 			return -1;
-		announce(fd);
 	}
-	if (o->verbose)
-		log_event(0, "socket_activation", NULL, "socket activation: %d listener%s from systemd",
-			  n, n == 1 ? "" : "s");
+	o->activated = n;
 	return n;
 }
 
@@ -354,9 +375,8 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 			close(fd);
 			return -1;
 		}
-		if (thread_listeners(o, a, fd, &lo) < 0)
+		if (thread_listeners(o, a, fd, &lo) < 0 || remember(o, fd) < 0)
 			return -1;
-		announce(fd);
 	}
 	return 0;
 }
@@ -411,8 +431,10 @@ int main(int argc, char **argv)
 		workers_shutdown(o.w, o.threads);
 		workers_finish(o.w, o.threads, &st, NULL);
 		free(o.w);
+		free(o.shown);
 		return 1;
 	}
+	announce(&o);
 	r = pl_loop_run(loop);
 	if (r < 0)
 		cli_warn("event loop: %s", strerror(-r));
