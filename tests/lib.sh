@@ -132,8 +132,11 @@ asan_build() { [[ "$BUILD" == *asan* ]]; }
 
 # first_line FILE: waits (up to 10 s) for the first line a background process
 # writes to FILE and prints it.  tail -f wakes on the write; --pid ends it.
+# A loaded machine may run us before the background shell has created FILE
+# (its redirection), so first wait for it to exist.
 first_line() {
-	local line
+	local line i
+	for ((i = 0; i < 200; i++)); do [ -e "$1" ] && break; sleep 0.05; done
 	IFS= read -r -t 10 line < <(exec tail -n +1 -f --pid=$$ "$1") || fail "nothing written to $1"
 	printf '%s\n' "$line"
 }
