@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 BENCH=$BUILD/parley-bench
+BUSY_US=50
 TMP=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
@@ -73,6 +74,8 @@ fi
 
 start parley "$BUILD/parley-server" -q --max-conns 20000 127.0.0.1:0
 start parleyecho "$BUILD/parley-server" -q --echo 127.0.0.1:0
+# busy polling trades CPU for latency: shown for W1 and W4, beside the default
+start parleybp "$BUILD/parley-server" -q --busy-poll "$BUSY_US" 127.0.0.1:0
 start floor "$BUILD/bench/floor" 0
 start floorecho "$BUILD/bench/floor" --echo 0
 [ "$HAVE_REDIS" = 1 ] && start_redis
@@ -116,7 +119,12 @@ SERVERS=(parley floor)
 [ "$HAVE_REDIS" = 1 ] && SERVERS=(parley redis floor)
 
 want W1 || want W2 || want W3 || want W4 && log "bench: W1..W3 (${D}s each per server)"
-for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}"; do
+for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}" parleybp; do
+	if [ "$s" = parleybp ]; then
+		want W1 || continue
+		gen "$s" -c 1 -P 1 -d "$D"; o=$OUT; put W1,$s,rps "$(field rps "$o")"; put W1,$s,p99 "$(field p99_us "$o")"; put W1,$s,cpu "$CPU_US"
+		continue
+	fi
 	if want W1; then
 		gen "$s" -c 1 -P 1 -d "$D"; o=$OUT; put W1,$s,rps "$(field rps "$o")"; put W1,$s,p50 "$(field p50_us "$o")"; put W1,$s,p99 "$(field p99_us "$o")"; put W1,$s,cpu "$CPU_US"
 	fi
@@ -134,7 +142,7 @@ if want W4; then
 	base=${R[W2,redis,rps]:-${R[W2,parley,rps]}}
 	RATE=$(awk -v r="$base" 'BEGIN { printf "%d", r * 0.75 }')
 	log "bench: W4 open loop at $RATE requests/s (75% of $([ "$HAVE_REDIS" = 1 ] && echo Redis || echo parley)'s W2)"
-	for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}"; do
+	for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}" parleybp; do
 		gen "$s" -c 50 -r "$RATE" -d "$D"; o=$OUT; put W4,$s,p99 "$(field p99_us "$o")"; put W4,$s,p999 "$(field p999_us "$o")"
 	done; done
 fi
@@ -191,14 +199,17 @@ if [ "$JSON" = 1 ]; then
 fi
 
 printf '\n%-4s %-22s %12s %12s %12s %10s %10s\n' "" figure parley redis floor "p/redis" "p/floor"
-row() { # W FIGURE KEY [lower-is-better]
-	local p=${R[$1,parley,$3]:-${R[$1,parleyecho,$3]:-}} r=${R[$1,redis,$3]:-} f=${R[$1,floor,$3]:-${R[$1,floorecho,$3]:-}}
+row() { # W FIGURE KEY [PARLEY_SERVER]
+	local p=${R[$1,${4:-parley},$3]:-${R[$1,parleyecho,$3]:-}} r=${R[$1,redis,$3]:-} f=${R[$1,floor,$3]:-${R[$1,floorecho,$3]:-}}
 	printf '%-4s %-22s %12s %12s %12s %10s %10s\n' "$1" "$2" "$(num "$p")" "$(num "$r")" "$(num "$f")" "$(ratio "$p" "$r")" "$(ratio "$p" "$f")"
 }
 row W1 "requests/s" rps
 row W1 "p50 us" p50
 row W1 "p99 us" p99
 row W1 "server CPU us/req" cpu
+row W1 "  busy-poll: req/s" rps parleybp
+row W1 "  busy-poll: p99 us" p99 parleybp
+row W1 "  busy-poll: CPU us/req" cpu parleybp
 row W2 "requests/s" rps
 row W2 "p99 us" p99
 row W2 "server CPU us/req" cpu
@@ -206,6 +217,7 @@ row W3 "requests/s" rps
 row W3 "server CPU us/req" cpu
 row W4 "p99 us (open loop)" p99
 row W4 "p99.9 us (open loop)" p999
+row W4 "  busy-poll: p99 us" p99 parleybp
 row W5 "bytes/idle conn" bytes
 row W5 "requests/s (W2)" rps
 row W6 "MB/s (64 KiB echo)" mbs
@@ -215,5 +227,6 @@ echo
 [ -n "$RATE" ] && echo "W4 rate: $RATE requests/s."
 echo "Ratios are parley divided by the other; for latency,"
 echo "CPU and bytes lower is better, for the rest higher is better."
+echo "busy-poll: parley-server --busy-poll $BUSY_US (not the default)."
 [ -n "$GENCHECK" ] && echo "$GENCHECK"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, kernel $(uname -r)"

@@ -30,6 +30,7 @@ struct opts {
 	int echo, quiet, verbose;
 	int unix_mode;
 	int threads;
+	unsigned busy_poll_us;
 	struct pl_server_config cfg;
 	struct worker *w;          /* threads of them; w[0] is the main thread's */
 	int *shown, nshown;        /* listeners to announce once every thread runs */
@@ -65,6 +66,8 @@ static noreturn void usage(void)
 	       "Threads:\n"
 	       "      --threads N         N event loops on N threads (default 1); each TCP address\n"
 	       "                          gets N SO_REUSEPORT listeners, --max-conns is shared out\n"
+	       "      --busy-poll US      when idle, poll up to US microseconds before sleeping:\n"
+	       "                          lower latency, more CPU (default 0: sleep at once)\n"
 	       "\n"
 	       "Started by systemd socket activation (LISTEN_FDS, LISTEN_PID), it serves the\n"
 	       "sockets it was given, and listens on ADDRESS only when one is named.\n"
@@ -173,7 +176,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "out-cap", required_argument, 0, 4 },   { "drain-timeout", required_argument, 0, 5 },
 		{ "unix-mode", required_argument, 0, 6 }, { "log-format", required_argument, 0, 7 },
 		{ "send-timeout", required_argument, 0, 8 }, { "threads", required_argument, 0, 9 },
-		{ "help", no_argument, 0, 'h' },
+		{ "busy-poll", required_argument, 0, 10 }, { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
 	};
 	int ch;
@@ -201,6 +204,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->unix_mode = (int)m;
 			break;
 		}
+		case 10: o->busy_poll_us = (unsigned)cli_uint("--busy-poll", optarg, 1000000); break;
 		case 9: o->threads = (int)cli_uint("--threads", optarg, MAX_THREADS); break;
 		case 8: o->cfg.send_timeout_ms = (unsigned)cli_seconds_ms("--send-timeout", optarg); break;
 		case 7:
@@ -420,6 +424,8 @@ int main(int argc, char **argv)
 	if (!o.w || (r = workers_new(o.w, o.threads, &o.cfg)) < 0)
 		cli_die(1, "event loop: %s", strerror(o.w ? -r : ENOMEM));
 	loop = o.w[0].loop;
+	for (int i = 0; i < o.threads; i++)
+		pl_loop_set_busy_poll(o.w[i].loop, o.busy_poll_us);
 	/* before "listening on": a test may signal as soon as it reads that line;
 	 * before the threads start: they inherit these signals blocked */
 	pl_loop_signal(loop, SIGINT, on_signal, &o);

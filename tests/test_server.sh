@@ -83,6 +83,21 @@ test_server_threads_share_the_load() {
 	expect_eq "$?" 2 "--threads 0 is a usage error"
 }
 
+# Busy polling answers as before, still sees signals, and an idle server
+# sleeps (survived: at most 2 ticks in 0.5 s).
+test_server_busy_poll() {
+	start_server -q -v --busy-poll 2000 --threads 2 127.0.0.1:0
+	expect_eq "$(rawpeer "$ADDR" multi:200:hello:world)" "multi 200 of 200 ok"
+	expect_eq "$(rawpeer "$ADDR" M:1000:hello rc:1000:world)" "rc ok 1000"
+	survived
+	stop_server
+	expect_eq "$SRV_RC" 0
+	expect_match "$(grep '^stats: ' err)" "accepted=202 requests=1201 "
+	err=$("$SERVER" --busy-poll 1000001 2>&1)
+	expect_eq "$?" 2 "--busy-poll over 1 s is a usage error"
+	expect_eq "$err" "parley-server: --busy-poll: '1000001' is not a number from 0 to 1000000"$'\n'"Try 'parley-server --help' for more information."
+}
+
 test_server_threads_sigterm_drains_every_thread() {
 	start_server -q -v --echo --threads 3 127.0.0.1:0
 	local i pids=()

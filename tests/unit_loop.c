@@ -1,5 +1,7 @@
 /* unit_loop.c - timers, I/O handles and signals of the event loop. */
 #include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "parley/loop.h"
@@ -170,9 +172,72 @@ static void test_signal_delivered_in_loop(void)
 	pl_loop_free(l);
 }
 
+static int spun_reads;
+
+static void on_pipe_twice(struct pl_loop *l, struct pl_io *io, unsigned ev)
+{
+	char c;
+
+	(void)ev;
+	if (read(io->fd, &c, 1) == 1 && ++spun_reads == 2) {
+		pl_io_stop(l, io);
+		pl_timer_start(l, io->data, 200); /* then 200 ms of nothing to do */
+	}
+}
+
+static void end_quiet(struct pl_loop *l, struct pl_timer *t)
+{
+	(void)t;
+	pl_loop_stop(l);
+}
+
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Busy polling delivers events as before, and a loop with nothing to do
+ * still sleeps: 1 ms of polling per quiet spell, not 300 ms of spinning. */
+static void test_busy_poll_delivers_and_still_sleeps(void)
+{
+	struct pl_loop *l;
+	struct pl_io io;
+	struct pl_timer quiet;
+	int p[2];
+	pid_t pid;
+	double c0;
+
+	CHECK(pipe(p) == 0);
+	pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		(void)!write(p[1], "a", 1);
+		usleep(50000);
+		(void)!write(p[1], "b", 1);
+		_exit(0);
+	}
+	CHECK(pl_loop_new(&l) == 0);
+	pl_loop_set_busy_poll(l, 1000);
+	pl_timer_init(&quiet, end_quiet, NULL);
+	pl_io_init(&io, p[0], on_pipe_twice, &quiet);
+	CHECK(pl_io_start(l, &io, PL_READ) == 0);
+	c0 = cpu_ms();
+	CHECK(pl_loop_run(l) == 0);
+	CHECK_EQ_INT(spun_reads, 2);
+	CHECK(cpu_ms() - c0 < 60); /* spinning all along would take ~300 */
+	waitpid(pid, NULL, 0);
+	pl_loop_free(l);
+	close(p[0]);
+	close(p[1]);
+}
+
 static const struct unit_test tests[] = {
 	T(test_timer_equal_deadlines_fire_in_start_order), T(test_timer_rearm_and_delete_in_callback),
 	T(test_timer_many_random_order), T(test_loop_returns_with_nothing_registered),
 	T(test_io_stop_inside_callback), T(test_signal_delivered_in_loop),
+	T(test_busy_poll_delivers_and_still_sleeps),
 };
 UNIT_MAIN(tests)

@@ -82,6 +82,13 @@ static inline int pl_timer_active(const struct pl_timer *t) { return t->heap_ind
  */
 int pl_loop_signal(struct pl_loop *loop, int signo, pl_signal_cb cb, void *arg);
 
+/*
+ * Busy polling: when there is nothing to do, poll for up to us
+ * microseconds before sleeping (0, the default: sleep at once).  Trades
+ * CPU for latency where waking is slow, as in virtual machines.
+ */
+void pl_loop_set_busy_poll(struct pl_loop *loop, unsigned us);
+
 /* Calls cb after every iteration's callbacks (one hook; NULL removes it). */
 void pl_loop_set_post(struct pl_loop *loop, pl_hook_cb cb, void *arg);
 
