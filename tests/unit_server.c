@@ -1,5 +1,8 @@
 /* unit_server.c - the server library driven in-process over real sockets. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "parley/parley.h"
@@ -71,6 +74,46 @@ static void answer(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
 	pl_conn_reply(c, msg, len);
 }
 
+static void check_nodelay(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	struct ctx *x = arg;
+	int v = 0;
+	socklen_t vl = sizeof(v);
+
+	(void)msg;
+	(void)len;
+	x->requests++;
+	CHECK(getsockopt(pl_conn_fd(c), IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0);
+	CHECK_EQ_INT(v, 1); /* small replies must not wait for Nagle */
+	pl_conn_close(c);
+}
+
+/* Accepted TCP clients have TCP_NODELAY: small replies leave at once. */
+static void test_server_clients_get_nodelay(void)
+{
+	struct pl_loop *loop;
+	struct ctx x = { 0 };
+	struct pl_server_config cfg = { .on_request = check_nodelay, .on_event = on_event, .arg = &x };
+	struct pl_addr a, bound;
+	int lfd, cfd;
+
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_server_new(loop, &cfg, &x.srv) == 0);
+	CHECK(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	lfd = pl_listen(&a, NULL);
+	CHECK(lfd >= 0);
+	CHECK(pl_addr_local(lfd, &bound) == 0);
+	CHECK(pl_server_listen_fd(x.srv, lfd) == 0);
+	cfd = pl_connect(&bound, 1, NULL, NULL);
+	CHECK(cfd >= 0);
+	CHECK(pl_io_write_full(cfd, "\2\0\0\0hi", 6, 1000) == 6);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK_EQ_INT(x.requests, 1);
+	close(cfd);
+	pl_server_free(x.srv);
+	pl_loop_free(loop);
+}
+
 static void test_server_rejects_missing_callback(void)
 {
 	struct pl_loop *loop;
@@ -86,6 +129,7 @@ static void test_server_rejects_missing_callback(void)
 }
 
 static const struct unit_test tests[] = {
-	T(test_server_close_from_own_callback), T(test_server_rejects_missing_callback),
+	T(test_server_close_from_own_callback), T(test_server_clients_get_nodelay),
+	T(test_server_rejects_missing_callback),
 };
 UNIT_MAIN(tests)
