@@ -36,24 +36,33 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 	}
 }
 
-static void test_server_close_from_own_callback(void)
+/* A loop and a server on 127.0.0.1:0 calling on_request, and one client
+ * connected to it; returns the client's fd. */
+static int serve_one(struct pl_loop **loop, struct ctx *x, pl_request_cb on_request)
 {
-	struct pl_loop *loop;
-	struct ctx x = { 0 };
-	struct pl_server_config cfg = { .on_request = close_in_callback, .on_event = on_event, .arg = &x };
+	struct pl_server_config cfg = { .on_request = on_request, .on_event = on_event, .arg = x };
 	struct pl_addr a, bound;
 	int lfd, cfd;
-	char buf[16];
 
-	CHECK(pl_loop_new(&loop) == 0);
-	CHECK(pl_server_new(loop, &cfg, &x.srv) == 0);
+	CHECK(pl_loop_new(loop) == 0);
+	CHECK(pl_server_new(*loop, &cfg, &x->srv) == 0);
 	CHECK(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
 	lfd = pl_listen(&a, NULL);
 	CHECK(lfd >= 0);
 	CHECK(pl_addr_local(lfd, &bound) == 0);
-	CHECK(pl_server_listen_fd(x.srv, lfd) == 0);
+	CHECK(pl_server_listen_fd(x->srv, lfd) == 0);
 	cfd = pl_connect(&bound, 1, NULL, NULL);
 	CHECK(cfd >= 0);
+	return cfd;
+}
+
+static void test_server_close_from_own_callback(void)
+{
+	struct pl_loop *loop;
+	struct ctx x = { 0 };
+	int cfd = serve_one(&loop, &x, close_in_callback);
+	char buf[16];
+
 	/* two requests in one write: the second must not run after the close */
 	CHECK(pl_io_write_full(cfd, "\2\0\0\0hi\2\0\0\0hi", 12, 1000) == 12);
 	CHECK(pl_loop_run(loop) == 0);
@@ -93,19 +102,8 @@ static void test_server_clients_get_nodelay(void)
 {
 	struct pl_loop *loop;
 	struct ctx x = { 0 };
-	struct pl_server_config cfg = { .on_request = check_nodelay, .on_event = on_event, .arg = &x };
-	struct pl_addr a, bound;
-	int lfd, cfd;
+	int cfd = serve_one(&loop, &x, check_nodelay);
 
-	CHECK(pl_loop_new(&loop) == 0);
-	CHECK(pl_server_new(loop, &cfg, &x.srv) == 0);
-	CHECK(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
-	lfd = pl_listen(&a, NULL);
-	CHECK(lfd >= 0);
-	CHECK(pl_addr_local(lfd, &bound) == 0);
-	CHECK(pl_server_listen_fd(x.srv, lfd) == 0);
-	cfd = pl_connect(&bound, 1, NULL, NULL);
-	CHECK(cfd >= 0);
 	CHECK(pl_io_write_full(cfd, "\2\0\0\0hi", 6, 1000) == 6);
 	CHECK(pl_loop_run(loop) == 0);
 	CHECK_EQ_INT(x.requests, 1);
