@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "parley/version.h"
 
@@ -90,8 +92,13 @@ long long cli_seconds_ms(const char *opt, const char *s)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (!*s || *end || errno || !(v >= 0) || v > 1e7)
-		cli_usage_error("%s: '%s' is not a number of seconds", opt, s);
+	/* "nan", "inf", hex floats and "1e" are strtod's, not ours */
+	if (!*s || *end || errno || strpbrk(s, "nNiIxXpP") || !(v >= 0) || v > CLI_SECONDS_MAX)
+		cli_usage_error("%s: '%s' is not a number of seconds from 0 to %d",
+				opt, s, CLI_SECONDS_MAX);
+	if (v > 0 && v < 0.001)
+		cli_usage_error("%s: '%s' is below the resolution of 1 ms "
+				"(0 has its own meaning)", opt, s);
 	return (long long)llround(v * 1000);
 }
 
@@ -126,31 +133,61 @@ static int hexval(char c)
 	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-size_t cli_unescape(const char *s, uint8_t *out)
+ssize_t cli_unescape(const char *s, uint8_t *out)
 {
 	size_t n = 0;
 
 	while (*s) {
-		if (*s != '\\' || !s[1]) {
+		if (*s != '\\') {
 			out[n++] = (uint8_t)*s++;
 			continue;
 		}
 		s++;
 		switch (*s) {
-		case 'n': out[n++] = '\n'; s++; break;
-		case 'r': out[n++] = '\r'; s++; break;
-		case 't': out[n++] = '\t'; s++; break;
-		case '0': out[n++] = 0; s++; break;
+		case 'n': out[n++] = '\n'; break;
+		case 'r': out[n++] = '\r'; break;
+		case 't': out[n++] = '\t'; break;
+		case '0': out[n++] = 0; break;
+		case '\\': out[n++] = '\\'; break;
 		case 'x':
-			if (hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-				out[n++] = (uint8_t)(hexval(s[1]) * 16 + hexval(s[2]));
-				s += 3;
-				break;
-			}
-			out[n++] = (uint8_t)*s++; /* not an escape: keep the x */
+			if (hexval(s[1]) < 0 || hexval(s[2]) < 0)
+				return -1;
+			out[n++] = (uint8_t)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
 			break;
-		default: out[n++] = (uint8_t)*s++;
+		default: return -1; /* unknown escape or a lone \ at the end */
 		}
+		s++;
 	}
-	return n;
+	return (ssize_t)n;
+}
+
+size_t cli_unescape_opt(const char *opt, const char *s, uint8_t *out)
+{
+	ssize_t n = cli_unescape(s, out);
+
+	if (n < 0)
+		cli_usage_error("%s: '%s' has a bad escape (\\n \\r \\t \\0 \\\\ \\xHH allowed)",
+				opt, s);
+	return (size_t)n;
+}
+
+void cli_std_fds(void)
+{
+	/*
+	 * Started with 0, 1 or 2 closed (`prog <&-`), the first socket would
+	 * take that number and be read as stdin or written as stdout.
+	 */
+	for (;;) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (fd < 0)
+			exit(1); /* nowhere to say it */
+		if (fd > 2) {
+			close(fd);
+			return;
+		}
+		/* the standard fds are inherited, not close-on-exec */
+		fcntl(fd, F_SETFD, 0);
+	}
 }

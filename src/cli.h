@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
+#include <sys/types.h>
 
 #include "parley/addr.h"
 
@@ -27,7 +28,11 @@ noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf
 unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max);
 /* A size with an optional K, M or G suffix (powers of 1024). */
 unsigned long long cli_size(const char *opt, const char *s, unsigned long long max);
-/* Seconds, fractions allowed; returns milliseconds. */
+/*
+ * Seconds, fractions down to 1 ms allowed, at most CLI_SECONDS_MAX (about
+ * 115 days); returns milliseconds.  Anything else is a usage error.
+ */
+#define CLI_SECONDS_MAX 10000000
 long long cli_seconds_ms(const char *opt, const char *s);
 
 /* An address from the command line, or a usage error. */
@@ -38,9 +43,15 @@ const char *cli_addr_str(const struct pl_addr *a);
 
 /*
  * Decodes C escapes (\n \r \t \0 \\ \xHH) of s into out, which needs
- * strlen(s) bytes at most.  Returns the length.
+ * strlen(s) bytes at most.  Returns the length, or -1 on any other escape
+ * (\q, \x without two hex digits, a lone \ at the end).
  */
-size_t cli_unescape(const char *s, uint8_t *out);
+ssize_t cli_unescape(const char *s, uint8_t *out);
+/* cli_unescape, or a usage error naming opt. */
+size_t cli_unescape_opt(const char *opt, const char *s, uint8_t *out);
+
+/* Opens /dev/null on whichever of fds 0, 1 and 2 are closed; call first. */
+void cli_std_fds(void);
 
 /* Prints "version (git REV)" and exits 0. */
 noreturn void cli_version(void);

@@ -537,7 +537,7 @@ static void build_request(struct bench *b, const char *request, size_t size)
 
 	if (request) {
 		b->payload = malloc(strlen(request) + 1);
-		b->payload_len = cli_unescape(request, b->payload);
+		b->payload_len = cli_unescape_opt("--request", request, b->payload);
 	} else {
 		b->payload = malloc(size + 1);
 		for (size_t i = 0; i < size; i++)
@@ -652,7 +652,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		b->check_content = 1;
 	} else if (expect || b->proto != PL_PROTO_RAW) {
 		b->expect = malloc(strlen(expect ? expect : "world") + 1);
-		b->expect_len = cli_unescape(expect ? expect : "world", b->expect);
+		b->expect_len = cli_unescape_opt("--expect", expect ? expect : "world", b->expect);
 		b->check_content = 1;
 	}
 	if (b->proto == PL_PROTO_RAW && b->check_content && b->expect_len != b->reply_size)

@@ -144,7 +144,7 @@ static void multi(int n, const char *msg, const char *reply)
 	int *fds = calloc((size_t)n, sizeof(int));
 	struct pl_buf req = { 0 }, rep = { 0 };
 	uint8_t m[4096], want[4096];
-	size_t mlen = cli_unescape(msg, m), wlen = cli_unescape(reply, want);
+	size_t mlen = cli_unescape_opt("rawpeer", msg, m), wlen = cli_unescape_opt("rawpeer", reply, want);
 	int ok = 0;
 
 	framed(&req, m, mlen);
@@ -226,19 +226,19 @@ static void run(int fd, const char *cmd)
 	const char *rest;
 
 	if (strncmp(cmd, "w:", 2) == 0) {
-		n = cli_unescape(cmd + 2, tmp);
+		n = cli_unescape_opt("rawpeer", cmd + 2, tmp);
 		put(fd, tmp, n);
 	} else if (strncmp(cmd, "m:", 2) == 0) {
-		framed(&b, tmp, cli_unescape(cmd + 2, tmp));
+		framed(&b, tmp, cli_unescape_opt("rawpeer", cmd + 2, tmp));
 		put(fd, pl_buf_head(&b), pl_buf_len(&b));
 	} else if (sscanf(cmd, "M:%ld:", &a1) == 1 && (rest = strchr(cmd + 2, ':'))) {
-		n = cli_unescape(rest + 1, tmp);
+		n = cli_unescape_opt("rawpeer", rest + 1, tmp);
 		for (long i = 0; i < a1; i++)
 			framed(&b, tmp, n);
 		put(fd, pl_buf_head(&b), pl_buf_len(&b));
 	} else if (strncmp(cmd, "b:", 2) == 0 || sscanf(cmd, "bd:%ld:", &a1) == 1) {
 		rest = cmd[1] == ':' ? cmd + 2 : strchr(cmd + 3, ':') + 1;
-		framed(&b, tmp, cli_unescape(rest, tmp));
+		framed(&b, tmp, cli_unescape_opt("rawpeer", rest, tmp));
 		for (size_t i = 0; i < pl_buf_len(&b); i++) {
 			put(fd, pl_buf_head(&b) + i, 1);
 			if (a1)
@@ -264,7 +264,7 @@ static void run(int fd, const char *cmd)
 			good = pl_buf_head(&b)[i] == (uint8_t)(i * 31 + 7);
 		printf(good ? "rbig ok\n" : "rbig mismatch (%zu bytes)\n", pl_buf_len(&b));
 	} else if (sscanf(cmd, "rc:%ld:", &a1) == 1 && (rest = strchr(cmd + 3, ':'))) {
-		n = cli_unescape(rest + 1, tmp);
+		n = cli_unescape_opt("rawpeer", rest + 1, tmp);
 		for (long i = 0; i < a1; i++) {
 			int r = get_reply(fd, &b);
 			if (r < 0 || pl_buf_len(&b) != n || memcmp(pl_buf_head(&b), tmp, n) != 0) {
