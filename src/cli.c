@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,12 +14,17 @@
 #include "parley/version.h"
 
 const char *cli_prog = "parley";
+void (*cli_warn_hook)(const char *msg);
 
 static void vwarn(const char *fmt, va_list ap)
 {
 	char line[1024];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (cli_warn_hook) {
+		cli_warn_hook(line);
+		return;
+	}
 	/* one write, so lines from several processes do not interleave */
 	fprintf(stderr, "%s: %s\n", cli_prog, line);
 }
@@ -49,7 +55,8 @@ void cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vwarn(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "Try '%s --help' for more information.\n", cli_prog);
+	if (!cli_warn_hook)
+		fprintf(stderr, "Try '%s --help' for more information.\n", cli_prog);
 	exit(EXIT_USAGE);
 }
 
@@ -190,4 +197,16 @@ void cli_std_fds(void)
 		/* the standard fds are inherited, not close-on-exec */
 		fcntl(fd, F_SETFD, 0);
 	}
+}
+
+void cli_bad_option(int ch, char *const *argv)
+{
+	/* with a ':' first in its option string getopt says nothing itself */
+	const char *arg = argv[optind - 1];
+
+	if (ch == ':')
+		cli_usage_error("option '%s' needs a value", arg);
+	if (optopt && strncmp(arg, "--", 2) != 0)
+		cli_usage_error("unknown option '-%c'", optopt);
+	cli_usage_error("unknown option '%s'", arg);
 }

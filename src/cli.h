@@ -16,6 +16,9 @@
 #define EXIT_USAGE 2
 
 extern const char *cli_prog; /* the program's name, for messages */
+/* When set, cli_warn, cli_die and usage errors hand it the message instead
+ * of printing "PROG: message" (parley-server --log-format json). */
+extern void (*cli_warn_hook)(const char *msg);
 
 /* "PROG: text" on stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -23,6 +26,12 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A usage error: the message, a hint to --help, exit 2. */
 noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * What a getopt_long whose option string starts with ':' returned for a
+ * mistake (':' a missing value, '?' an unknown option): one message, exit 2.
+ */
+noreturn void cli_bad_option(int ch, char *const *argv);
 
 /* Numbers from options; usage error naming the option when bad. */
 unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max);

@@ -10,7 +10,17 @@
 
 static enum log_format format = LOG_TEXT;
 
-void log_set_format(enum log_format f) { format = f; }
+/* Warnings and fatal errors from cli.c, as events when the log is JSON. */
+static void warn_json(const char *msg)
+{
+	log_event(1, "error", NULL, "%s", msg);
+}
+
+void log_set_format(enum log_format f)
+{
+	format = f;
+	cli_warn_hook = f == LOG_JSON ? warn_json : NULL;
+}
 
 /* Appends s as a JSON string (quotes included) to buf. */
 static size_t json_str(char *buf, size_t cap, size_t o, const char *s)
@@ -62,10 +72,15 @@ void log_event(int warn, const char *event, const char *const *fields, const cha
 	o += (size_t)snprintf(line + o, sizeof(line) - o, ",\"msg\":");
 	o = json_str(line, sizeof(line) - 4, o, msg);
 	for (; fields && fields[0]; fields += 2) {
+		int raw = fields[0][0] == '#';
 		o += (size_t)snprintf(line + o, sizeof(line) - o, ",");
-		o = json_str(line, sizeof(line) - 4, o, fields[0]);
+		o = json_str(line, sizeof(line) - 4, o, fields[0] + raw);
 		o += (size_t)snprintf(line + o, sizeof(line) - o, ":");
-		o = json_str(line, sizeof(line) - 4, o, fields[1] ? fields[1] : "");
+		if (raw) /* a number or array the program made, not text from a peer */
+			o += (size_t)snprintf(line + o, o < sizeof(line) - 4 ? sizeof(line) - 4 - o : 0,
+					      "%s", fields[1]);
+		else
+			o = json_str(line, sizeof(line) - 4, o, fields[1] ? fields[1] : "");
 	}
 	snprintf(line + (o < sizeof(line) - 3 ? o : sizeof(line) - 3), 3, "}\n");
 	fputs(line, stderr);

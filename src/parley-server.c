@@ -25,7 +25,7 @@
 #define MAX_THREADS 256
 
 struct opts {
-	const char *reply;
+	uint8_t *reply;            /* --reply with its escapes decoded */
 	size_t reply_len;
 	int echo, quiet, verbose;
 	int unix_mode;
@@ -35,6 +35,7 @@ struct opts {
 	struct worker *w;          /* threads of them; w[0] is the main thread's */
 	int *shown, nshown;        /* listeners to announce once every thread runs */
 	int activated;             /* how many of them came from systemd */
+	struct pl_server_shared shared; /* max-conns and max-memory across threads */
 };
 
 static noreturn void usage(void)
@@ -46,7 +47,8 @@ static noreturn void usage(void)
 	       "IPv6), unix:/PATH or unix:@NAME (abstract).  Default: port 1234, every interface.\n"
 	       "\n"
 	       "Replies:\n"
-	       "  -r, --reply TEXT        answer TEXT to every request (default: world)\n"
+	       "  -r, --reply TEXT        answer TEXT to every request (default: world);\n"
+	       "                          C escapes \\n \\r \\t \\0 \\\\ \\xHH are decoded\n"
 	       "  -e, --echo              answer each request with itself\n"
 	       "  -p, --proto PROTO       framing: len (default), line or raw\n"
 	       "Output:\n"
@@ -56,21 +58,29 @@ static noreturn void usage(void)
 	       "                          with an RFC 3339 timestamp\n"
 	       "Limits:\n"
 	       "      --max-conns N       most clients at once (default 10000; 0: no limit)\n"
-	       "      --max-msg BYTES     largest request (default 16M)\n"
+	       "      --max-msg BYTES     largest request (default 16M; at least 1)\n"
 	       "      --idle-timeout SEC  close a client silent this long (default 300; 0: never)\n"
+	       "      --request-timeout SEC  close a client whose request is not whole this long\n"
+	       "                          after its first byte (default 30; 0: never)\n"
 	       "      --send-timeout SEC  close a client whose replies cannot be sent for this\n"
 	       "                          long, e.g. one that never reads (default 60; 0: never)\n"
-	       "      --out-cap BYTES     unsent output before a client is no longer read (default 1M)\n"
-	       "      --drain-timeout SEC on SIGTERM, wait this long for replies to leave (default 5)\n"
+	       "      --out-cap BYTES     unsent output before a client is no longer read\n"
+	       "                          (default 1M; at least 1)\n"
+	       "      --max-memory BYTES  all clients' buffers together; past it the clients\n"
+	       "                          with the most unsent output are closed (default 256M;\n"
+	       "                          0: no limit)\n"
+	       "      --drain-timeout SEC on SIGTERM, wait this long for replies to leave\n"
+	       "                          (default 5; 0: close at once)\n"
 	       "      --unix-mode MODE    permissions of Unix socket files, octal (e.g. 660)\n"
 	       "Threads:\n"
-	       "      --threads N         N event loops on N threads (default 1); each TCP address\n"
-	       "                          gets N SO_REUSEPORT listeners, --max-conns is shared out\n"
+	       "      --threads N         N event loops on N threads, 1 to 256 (default 1); each\n"
+	       "                          TCP address gets N SO_REUSEPORT listeners\n"
 	       "      --busy-poll US      when idle, poll up to US microseconds before sleeping:\n"
 	       "                          lower latency, more CPU (default 0: sleep at once)\n"
 	       "\n"
 	       "Started by systemd socket activation (LISTEN_FDS, LISTEN_PID), it serves the\n"
 	       "sockets it was given, and listens on ADDRESS only when one is named.\n"
+	       "SIGINT and SIGTERM drain and exit 0; SIGHUP is logged and changes nothing.\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n");
 	exit(0);
@@ -135,6 +145,23 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 	}
 }
 
+static void flush_stdout(struct pl_loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	fflush(stdout); /* no system call when nothing is buffered */
+}
+
+/* Nothing to reload yet (TLS certificates will be); not dying on it is the
+ * point: a terminal closing or a stray `kill -HUP` should not stop service. */
+static void on_hup(struct pl_loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	log_event(0, "sighup", NULL, "SIGHUP: nothing to reload; still serving");
+}
+
 static void on_signal(struct pl_loop *loop, int signo, void *arg)
 {
 	struct opts *o = arg;
@@ -147,23 +174,46 @@ static void on_signal(struct pl_loop *loop, int signo, void *arg)
 
 static void print_stats(const struct pl_server_stats *st)
 {
-	char text[512], vals[PL_CLOSE_REASONS + 2][24];
+	char text[512], vals[PL_CLOSE_REASONS + 2][24], names[PL_CLOSE_REASONS][24];
 	const char *fields[2 * (PL_CLOSE_REASONS + 2) + 1];
 	size_t o = 0;
 	int k = 0;
 
 	snprintf(vals[0], sizeof(vals[0]), "%llu", (unsigned long long)st->accepted);
 	snprintf(vals[1], sizeof(vals[1]), "%llu", (unsigned long long)st->requests);
-	fields[k++] = "accepted", fields[k++] = vals[0];
-	fields[k++] = "requests", fields[k++] = vals[1];
+	fields[k++] = "#accepted", fields[k++] = vals[0];
+	fields[k++] = "#requests", fields[k++] = vals[1];
 	o += (size_t)snprintf(text, sizeof(text), "stats: accepted=%s requests=%s", vals[0], vals[1]);
 	for (int r = 0; r < PL_CLOSE_REASONS; r++) {
 		snprintf(vals[r + 2], sizeof(vals[0]), "%llu", (unsigned long long)st->closed[r]);
-		fields[k++] = pl_close_reason_name(r), fields[k++] = vals[r + 2];
+		snprintf(names[r], sizeof(names[r]), "#%s", pl_close_reason_name(r));
+		fields[k++] = names[r], fields[k++] = vals[r + 2];
 		o += (size_t)snprintf(text + o, sizeof(text) - o, " %s=%s", pl_close_reason_name(r), vals[r + 2]);
 	}
 	fields[k] = NULL;
 	log_event(0, "stats", fields, "%s", text);
+}
+
+static void parse_limit(struct opts *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case 1: o->cfg.max_conns = (unsigned)cli_uint("--max-conns", arg, 1000000000); break;
+	case 2:
+		o->cfg.max_msg = (uint32_t)cli_size("--max-msg", arg, UINT32_MAX);
+		if (!o->cfg.max_msg)
+			cli_usage_error("--max-msg: must be at least 1 byte");
+		break;
+	case 3: o->cfg.idle_timeout_ms = cli_seconds_ms("--idle-timeout", arg); break;
+	case 4:
+		o->cfg.out_cap = cli_size("--out-cap", arg, 1ULL << 40);
+		if (!o->cfg.out_cap)
+			cli_usage_error("--out-cap: must be at least 1 byte");
+		break;
+	case 5: o->cfg.drain_timeout_ms = cli_seconds_ms("--drain-timeout", arg); break;
+	case 8: o->cfg.send_timeout_ms = cli_seconds_ms("--send-timeout", arg); break;
+	case 11: o->cfg.request_timeout_ms = cli_seconds_ms("--request-timeout", arg); break;
+	case 12: o->cfg.max_memory = cli_size("--max-memory", arg, 1ULL << 50); break;
+	}
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -176,14 +226,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "out-cap", required_argument, 0, 4 },   { "drain-timeout", required_argument, 0, 5 },
 		{ "unix-mode", required_argument, 0, 6 }, { "log-format", required_argument, 0, 7 },
 		{ "send-timeout", required_argument, 0, 8 }, { "threads", required_argument, 0, 9 },
-		{ "busy-poll", required_argument, 0, 10 }, { "help", no_argument, 0, 'h' },
+		{ "busy-poll", required_argument, 0, 10 }, { "request-timeout", required_argument, 0, 11 },
+		{ "max-memory", required_argument, 0, 12 }, { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
 	};
+	const char *reply = "world";
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "r:ep:qvhV", longs, NULL)) != -1) {
+	/* the leading ':' keeps getopt quiet: each mistake gets one message */
+	while ((ch = getopt_long(argc, argv, ":r:ep:qvhV", longs, NULL)) != -1) {
 		switch (ch) {
-		case 'r': o->reply = optarg; break;
+		case 'r': reply = optarg; break;
 		case 'e': o->echo = 1; break;
 		case 'p':
 			if (pl_proto_parse(optarg, &o->cfg.proto) < 0)
@@ -191,11 +244,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'q': o->quiet = 1; break;
 		case 'v': o->verbose = 1; break;
-		case 1: o->cfg.max_conns = (unsigned)cli_uint("--max-conns", optarg, 1000000000); break;
-		case 2: o->cfg.max_msg = (uint32_t)cli_size("--max-msg", optarg, UINT32_MAX); break;
-		case 3: o->cfg.idle_timeout_ms = (unsigned)cli_seconds_ms("--idle-timeout", optarg); break;
-		case 4: o->cfg.out_cap = cli_size("--out-cap", optarg, 1ULL << 40); break;
-		case 5: o->cfg.drain_timeout_ms = (unsigned)cli_seconds_ms("--drain-timeout", optarg); break;
+		case 1: case 2: case 3: case 4: case 5: case 8: case 11: case 12:
+			parse_limit(o, ch, optarg);
+			break;
 		case 6: {
 			char *end;
 			long m = strtol(optarg, &end, 8);
@@ -205,8 +256,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case 10: o->busy_poll_us = (unsigned)cli_uint("--busy-poll", optarg, 1000000); break;
-		case 9: o->threads = (int)cli_uint("--threads", optarg, MAX_THREADS); break;
-		case 8: o->cfg.send_timeout_ms = (unsigned)cli_seconds_ms("--send-timeout", optarg); break;
+		case 9:
+			o->threads = (int)cli_uint("--threads", optarg, MAX_THREADS);
+			if (o->threads < 1)
+				cli_usage_error("--threads: '%s' is not a number from 1 to %d", optarg,
+						MAX_THREADS);
+			break;
 		case 7:
 			if (strcmp(optarg, "text") == 0)
 				log_set_format(LOG_TEXT);
@@ -217,16 +272,15 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_usage_error("unknown option");
+		default: cli_bad_option(ch, argv);
 		}
 	}
-	if (o->threads < 1)
-		cli_usage_error("--threads: '0' is not a number of threads (1 to %d)", MAX_THREADS);
-	if (o->cfg.max_msg == 0)
-		o->cfg.max_msg = PL_FRAME_MAX_DEFAULT;
 	if (o->cfg.drain_timeout_ms == 0)
 		o->cfg.drain_timeout_ms = 1; /* "0 s": close at once, but the library reads 0 as default */
-	o->reply_len = strlen(o->reply);
+	o->reply = (uint8_t *)malloc(strlen(reply) + 1);
+	if (!o->reply)
+		cli_die(1, "%s", strerror(ENOMEM));
+	o->reply_len = cli_unescape_opt("--reply", reply, o->reply);
 	if (o->cfg.proto == PL_PROTO_LINE && memchr(o->reply, '\n', o->reply_len))
 		cli_usage_error("--reply: a line reply cannot contain a newline");
 }
@@ -234,12 +288,16 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 /* How the kernel spread the clients over the threads. */
 static void print_threads(const unsigned long long *each, int n)
 {
-	char text[MAX_THREADS * 21 + 32];
-	size_t o = (size_t)snprintf(text, sizeof(text), "threads: accepted");
+	char text[MAX_THREADS * 21 + 32], list[MAX_THREADS * 21 + 4];
+	size_t o = (size_t)snprintf(text, sizeof(text), "threads: accepted"), l = 1;
 
-	for (int i = 0; i < n; i++)
+	list[0] = '[';
+	for (int i = 0; i < n; i++) {
 		o += (size_t)snprintf(text + o, sizeof(text) - o, " %llu", each[i]);
-	log_event(0, "threads", (const char *[]){ "accepted", text + 18, NULL }, "%s", text);
+		l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%llu", i ? "," : "", each[i]);
+	}
+	snprintf(list + l, sizeof(list) - l, "]");
+	log_event(0, "threads", (const char *[]){ "#accepted", list, NULL }, "%s", text);
 }
 
 /* "listening on" waits until every thread runs: whoever reads it may count
@@ -293,6 +351,24 @@ static int share_listener(struct opts *o, int fd)
 	return 0;
 }
 
+/* LISTEN_FDS as sd_listen_fds(3) means it: digits only, and fds 3.. must
+ * exist, so no more than the descriptor limit.  -1 when it is anything else. */
+static int listen_fds_count(const char *s)
+{
+	long n = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+		if (n > 65536)
+			return -1;
+	}
+	return (int)n;
+}
+
 static int activated_listeners(struct opts *o)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
@@ -301,7 +377,11 @@ static int activated_listeners(struct opts *o)
 
 	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
 		return 0;
-	n = (int)strtol(fds, NULL, 10);
+	n = listen_fds_count(fds);
+	if (n < 0) {
+		cli_warn("socket activation: LISTEN_FDS='%s' is not a number of descriptors", fds);
+		return -1;
+	}
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -330,9 +410,12 @@ static int thread_listeners(struct opts *o, struct pl_addr a, int fd0, const str
 		return share_listener(o, fd0);
 	if (pl_addr_local(fd0, &bound) < 0)
 		return -1;
+	struct pl_listen_opts join = *lo;
+
+	join.reuseport = PL_REUSEPORT_JOIN;
 	a.port = bound.port;
 	for (int i = 1; i < o->threads; i++) {
-		int fd = pl_listen(&a, lo), r;
+		int fd = pl_listen(&a, &join), r;
 		if (fd < 0 || (r = pl_server_listen_fd(o->w[i].srv, fd)) < 0) {
 			cli_warn("listen on %s for thread %d: %s", cli_addr_str(&a), i,
 				 strerror(fd < 0 ? -fd : -r));
@@ -350,7 +433,7 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 	const char *def[] = { ":1234" };
 	char **addrs = optind < argc ? argv + optind : (char **)def;
 	int n = optind < argc ? argc - optind : inherited ? 0 : 1;
-	struct pl_listen_opts lo = { .nonblock = 1, .unix_mode = o->unix_mode, .reuseport = o->threads > 1 };
+	struct pl_listen_opts lo = { .nonblock = 1, .unix_mode = o->unix_mode, .reuseport = o->threads > 1 ? PL_REUSEPORT_NEW : 0 };
 
 	for (int i = 0; i < n; i++) {
 		struct pl_addr a;
@@ -388,9 +471,9 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 int main(int argc, char **argv)
 {
 	struct opts o = {
-		.reply = "world",
 		.threads = 1,
-		.cfg = { .max_conns = 10000, .idle_timeout_ms = 300000, .send_timeout_ms = 60000, .drain_timeout_ms = 5000 },
+		.cfg = { .max_conns = 10000, .idle_timeout_ms = 300000, .send_timeout_ms = 60000,
+			 .request_timeout_ms = 30000, .max_memory = 256 << 20, .drain_timeout_ms = 5000 },
 	};
 	struct pl_loop *loop;
 	struct pl_server_stats st;
@@ -398,6 +481,7 @@ int main(int argc, char **argv)
 	int r;
 
 	cli_prog = "parley-server";
+	cli_std_fds();
 	parse_opts(argc, argv, &o);
 #ifdef __GLIBC__
 	/*
@@ -418,18 +502,22 @@ int main(int argc, char **argv)
 	o.cfg.on_request = on_request;
 	o.cfg.on_event = on_event;
 	o.cfg.arg = &o;
-	if (o.cfg.max_conns) /* the limit is the whole server's, shared out */
-		o.cfg.max_conns = (o.cfg.max_conns + (unsigned)o.threads - 1) / (unsigned)o.threads;
+	o.cfg.shared = &o.shared; /* the limits are the whole server's */
 	o.w = calloc((size_t)o.threads, sizeof(*o.w));
 	if (!o.w || (r = workers_new(o.w, o.threads, &o.cfg)) < 0)
 		cli_die(1, "event loop: %s", strerror(o.w ? -r : ENOMEM));
 	loop = o.w[0].loop;
-	for (int i = 0; i < o.threads; i++)
+	for (int i = 0; i < o.threads; i++) {
 		pl_loop_set_busy_poll(o.w[i].loop, o.busy_poll_us);
+		/* a pipe or file gets each iteration's lines at its end, not per 4 KiB */
+		if (!o.quiet)
+			pl_loop_add_post(o.w[i].loop, flush_stdout, NULL);
+	}
 	/* before "listening on": a test may signal as soon as it reads that line;
 	 * before the threads start: they inherit these signals blocked */
 	pl_loop_signal(loop, SIGINT, on_signal, &o);
 	pl_loop_signal(loop, SIGTERM, on_signal, &o);
+	pl_loop_signal(loop, SIGHUP, on_hup, &o);
 	if ((r = activated_listeners(&o)) < 0 || open_listeners(argc, argv, &o, r) < 0 ||
 	    (r = workers_start(o.w, o.threads)) < 0) {
 		if (r < 0 && r != -1)
@@ -438,14 +526,22 @@ int main(int argc, char **argv)
 		workers_finish(o.w, o.threads, &st, NULL);
 		free(o.w);
 		free(o.shown);
+		free(o.reply);
 		return 1;
 	}
 	announce(&o);
 	r = pl_loop_run(loop);
 	if (r < 0)
 		cli_warn("event loop: %s", strerror(-r));
+	/* this loop is done, others may still drain: a second SIGTERM now, or
+	 * one still pending when loop 0 is freed (which unblocks them), must
+	 * not kill the process before the orderly exit */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	workers_finish(o.w, o.threads, &st, each);
 	free(o.w);
+	free(o.reply);
 	if (o.verbose)
 		print_stats(&st);
 	if (o.verbose && o.threads > 1)

@@ -85,12 +85,14 @@ void workers_shutdown(struct worker *w, int n)
 
 void workers_finish(struct worker *w, int n, struct pl_server_stats *sum, unsigned long long *each)
 {
+	/* every thread first: freeing loop 0 unblocks the signals it reads, and
+	 * a second SIGTERM must not kill threads still draining */
+	for (int i = 1; i < n; i++)
+		if (w[i].tid)
+			pthread_join(w[i].tid, NULL);
 	memset(sum, 0, sizeof(*sum));
 	for (int i = 0; i < n; i++) {
-		const struct pl_server_stats *st;
-		if (i > 0 && w[i].tid)
-			pthread_join(w[i].tid, NULL);
-		st = pl_server_stats(w[i].srv);
+		const struct pl_server_stats *st = pl_server_stats(w[i].srv);
 		if (each)
 			each[i] = st->accepted;
 		sum->accepted += st->accepted;

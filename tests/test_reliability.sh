@@ -486,7 +486,7 @@ test_rel_27_terminal_safety() {
 	rawpeer "$ADDR" 'm:\x1b[31mred\x1b[0m\\\x00\x07' r:1 >/dev/null
 	stop_server
 	expect_eq "$(cat out)" 'client says: \x1b[31mred\x1b[0m\\\x00\x07'
-	start_server --reply $'\e]0;owned\a\e[2J\\' 127.0.0.1:0
+	start_server --reply $'\e]0;owned\a\e[2J\\\\' 127.0.0.1:0
 	expect_eq "$(client "$ADDR")" 'server says: \x1b]0;owned\x07\x1b[2J\\'
 	stop_server
 }

@@ -226,6 +226,48 @@ static void test_raw_takes_what_arrived(void)
 	CHECK_EQ_INT(pl_frame_parse(PL_PROTO_RAW, (const uint8_t *)"", 0, 2, &f), 0);
 }
 
+/* Whole lines still buffered at EOF (nobody asked for them yet) gain no
+ * empty line after them; a partial last line is still terminated. */
+static void test_decoder_eof_keeps_whole_lines(void)
+{
+	struct pl_decoder d;
+	struct pl_frame f;
+	int n = 0;
+
+	pl_decoder_init(&d, PL_PROTO_LINE, 100);
+	CHECK(pl_decoder_feed(&d, "a\nb\n", 4) == 0);
+	CHECK(pl_decoder_eof(&d) == 0);
+	while (pl_decoder_next(&d, &f) == 1)
+		n++;
+	CHECK_EQ_INT(n, 2);
+	CHECK(pl_decoder_feed(&d, "c\nd", 3) == 0);
+	CHECK(pl_decoder_eof(&d) == 0);
+	CHECK_EQ_INT(pl_decoder_next(&d, &f), 1);
+	CHECK_EQ_INT(pl_decoder_next(&d, &f), 1);
+	CHECK(f.len == 1 && f.msg[0] == 'd');
+	CHECK_EQ_INT(pl_decoder_next(&d, &f), 0);
+	pl_decoder_free(&d);
+	CHECK_EQ_INT(pl_frame_eof_tail(PL_PROTO_LINE, (const uint8_t *)"x\n", 2), 0);
+	CHECK_EQ_INT(pl_frame_eof_tail(PL_PROTO_LINE, (const uint8_t *)"x\ny", 3), 1);
+	CHECK_EQ_INT(pl_frame_eof_tail(PL_PROTO_LINE, NULL, 0), 0);
+	CHECK_EQ_INT(pl_frame_eof_tail(PL_PROTO_LEN, (const uint8_t *)"x", 1), 0);
+}
+
+/* Resuming a search past bytes already searched finds the same lines and
+ * the same oversize verdicts as a search from the start. */
+static void test_line_parse_from_resumes(void)
+{
+	struct pl_frame f;
+	const uint8_t *p = (const uint8_t *)"abcdef\r\nxy";
+
+	for (size_t k = 0; k <= 6; k++) {
+		CHECK_EQ_INT(pl_frame_parse_from(PL_PROTO_LINE, p, 6, 100, k, &f), 0);
+		CHECK_EQ_INT(pl_frame_parse_from(PL_PROTO_LINE, p, 10, 100, k, &f), 1);
+		CHECK(f.len == 6 && f.used == 8);
+		CHECK_EQ_INT(pl_frame_parse_from(PL_PROTO_LINE, p, 6, 5, k, &f), -EMSGSIZE);
+	}
+}
+
 /* An incomplete len message tells how many bytes it will take in all. */
 static void test_frame_incomplete_tells_size(void)
 {
@@ -246,5 +288,6 @@ static const struct unit_test tests[] = {
 	T(test_frame_split_every_byte), T(test_frame_one_byte_at_a_time), T(test_frame_zero_length),
 	T(test_frame_maximum_and_one_over), T(test_frame_little_endian_header),
 	T(test_frame_decoder_oversize), T(test_proto_names), T(test_frame_incomplete_tells_size),
+	T(test_decoder_eof_keeps_whole_lines), T(test_line_parse_from_resumes),
 };
 UNIT_MAIN(tests)

@@ -44,6 +44,24 @@ struct pl_frame {
 int pl_frame_parse(enum pl_proto proto, const uint8_t *p, size_t n,
 		   uint32_t max, struct pl_frame *f);
 
+/*
+ * pl_frame_parse for a caller that parses the same growing bytes again as
+ * more arrive: the first `scanned` bytes of p are known to hold no line end
+ * (what the last call that returned 0 searched), so line mode does not
+ * search them again and a long line arriving in pieces costs O(1) per byte.
+ * Other protocols ignore it.
+ */
+int pl_frame_parse_from(enum pl_proto proto, const uint8_t *p, size_t n,
+			uint32_t max, size_t scanned, struct pl_frame *f);
+
+/*
+ * The end-of-stream rule: bytes p[0..n) were left when the peer closed.
+ * Returns how many terminator bytes make them a whole message (1 in line
+ * mode when the last line is unterminated, else 0): the caller appends
+ * pl_frame_encode_tail's bytes.
+ */
+size_t pl_frame_eof_tail(enum pl_proto proto, const uint8_t *p, size_t n);
+
 /* Bytes of framing pl_frame_encode_head writes for a message of len bytes. */
 size_t pl_frame_head_len(enum pl_proto proto);
 size_t pl_frame_tail_len(enum pl_proto proto);
@@ -61,6 +79,7 @@ struct pl_decoder {
 	uint32_t max;
 	struct pl_buf in;
 	size_t pending; /* bytes of the last message returned, consumed on next call */
+	size_t scanned; /* leading bytes known to hold no line end */
 };
 
 void pl_decoder_init(struct pl_decoder *d, enum pl_proto proto, uint32_t max);
@@ -73,7 +92,8 @@ int pl_decoder_feed(struct pl_decoder *d, const void *p, size_t n); /* 0 or -ENO
 int pl_decoder_next(struct pl_decoder *d, struct pl_frame *f);
 /*
  * The peer has closed: in line mode an unterminated last line counts as a
- * message, so it is terminated here and the next pl_decoder_next returns it.
+ * message, so it is terminated here and the next pl_decoder_next returns it
+ * (pl_frame_eof_tail: whole lines already buffered get nothing added).
  * Other protocols are left alone (a partial len message is just incomplete).
  * 0 or -ENOMEM.
  */

@@ -89,7 +89,14 @@ int pl_loop_signal(struct pl_loop *loop, int signo, pl_signal_cb cb, void *arg);
  */
 void pl_loop_set_busy_poll(struct pl_loop *loop, unsigned us);
 
-/* Calls cb after every iteration's callbacks (one hook; NULL removes it). */
-void pl_loop_set_post(struct pl_loop *loop, pl_hook_cb cb, void *arg);
+/*
+ * Calls cb(loop, arg) after every iteration's callbacks, in the order added
+ * (a server frees its closed connections there; a program may flush its
+ * output).  Up to 8 hooks: 0 or -ENOSPC.  A hook must not add or remove
+ * hooks.
+ */
+int pl_loop_add_post(struct pl_loop *loop, pl_hook_cb cb, void *arg);
+/* Removes the hook added with the same cb and arg; nothing if none. */
+void pl_loop_del_post(struct pl_loop *loop, pl_hook_cb cb, void *arg);
 
 #endif

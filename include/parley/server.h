@@ -16,6 +16,7 @@
 #ifndef PARLEY_SERVER_H
 #define PARLEY_SERVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "parley/addr.h"
@@ -36,6 +37,8 @@ enum pl_close_reason {
 	PL_CLOSE_APP,        /* pl_conn_close from the application */
 	PL_CLOSE_NOMEM,      /* a buffer could not grow */
 	PL_CLOSE_STALLED,    /* unsent output made no progress for send_timeout */
+	PL_CLOSE_SLOW,       /* a request not complete request_timeout after its first byte */
+	PL_CLOSE_MEMORY,     /* evicted: the servers' buffers passed max_memory */
 	PL_CLOSE_REASONS
 };
 
@@ -66,14 +69,34 @@ struct pl_server_event {
 typedef void (*pl_request_cb)(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg);
 typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
 
+/*
+ * What several servers (one per thread, each on its own loop) count
+ * together, so that max_conns and max_memory are limits of the whole
+ * process.  Zero it, point each server's config at it, and keep it alive
+ * longer than the servers.
+ */
+struct pl_server_shared {
+	atomic_ulong open;         /* connections open, all servers */
+	atomic_size_t mem;         /* bytes of connection buffers, all servers */
+};
+
 struct pl_server_config {
 	enum pl_proto proto;
 	uint32_t max_msg;          /* 0: PL_FRAME_MAX_DEFAULT */
 	unsigned max_conns;        /* 0: no limit */
-	unsigned idle_timeout_ms;  /* 0: never */
-	unsigned send_timeout_ms;  /* unsent output stuck this long closes; 0: never */
+	long long idle_timeout_ms; /* 0: never */
+	long long send_timeout_ms; /* unsent output stuck this long closes; 0: never */
+	/* a request must be whole this long after its first byte (slowloris); 0: never */
+	long long request_timeout_ms;
 	size_t out_cap;            /* 0: 1 MiB */
-	unsigned drain_timeout_ms; /* 0: 5 s */
+	/*
+	 * Connection buffers (partial requests, unsent replies) past this many
+	 * bytes: the connections holding the most unsent output are closed
+	 * (PL_CLOSE_MEMORY) until the total is under it again.  0: no limit.
+	 */
+	size_t max_memory;
+	long long drain_timeout_ms; /* 0: 5 s */
+	struct pl_server_shared *shared; /* NULL: this server counts alone */
 	pl_request_cb on_request;
 	pl_event_cb on_event;      /* may be NULL */
 	void *arg;

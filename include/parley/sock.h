@@ -18,9 +18,18 @@ struct pl_listen_opts {
 	int backlog;      /* 0: SOMAXCONN */
 	int nonblock;     /* 1: the listener is O_NONBLOCK (for an event loop) */
 	int unix_mode;    /* chmod of a Unix socket file; 0: leave the umask's */
-	int reuseport;    /* 1: SO_REUSEPORT (TCP), so several listeners, one per
-			   * thread, share the port and the kernel spreads clients */
+	int reuseport;    /* SO_REUSEPORT (TCP), so several listeners, one per
+			   * thread, share the port and the kernel spreads
+			   * clients: PL_REUSEPORT_NEW for the first of them,
+			   * PL_REUSEPORT_JOIN for the others; 0: off */
 };
+
+/* The first listener of a SO_REUSEPORT group: -EADDRINUSE when anything
+ * listens on the address already, as without SO_REUSEPORT (otherwise a
+ * second server would silently share the port). */
+#define PL_REUSEPORT_NEW 1
+/* Another listener of the group, on the port the first one got. */
+#define PL_REUSEPORT_JOIN 2
 
 /*
  * Opens a listener on a (IP4, IP6, ANY, UNIX, ABSTRACT).  Returns the fd or

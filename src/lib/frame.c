@@ -47,11 +47,13 @@ static int parse_len(const uint8_t *p, size_t n, uint32_t max, struct pl_frame *
 	return 1;
 }
 
-static int parse_line(const uint8_t *p, size_t n, uint32_t max, struct pl_frame *f)
+static int parse_line(const uint8_t *p, size_t n, uint32_t max, size_t scanned,
+		      struct pl_frame *f)
 {
-	/* search no further than a legal line can reach, so garbage costs O(max) */
+	/* search no further than a legal line can reach, so garbage costs O(max),
+	 * and not again through bytes an earlier call already searched */
 	size_t span = n < (size_t)max + 2 ? n : (size_t)max + 2;
-	const uint8_t *nl = memchr(p, '\n', span);
+	const uint8_t *nl = scanned < span ? memchr(p + scanned, '\n', span - scanned) : NULL;
 	size_t len;
 
 	if (!nl) {
@@ -77,6 +79,12 @@ static int parse_line(const uint8_t *p, size_t n, uint32_t max, struct pl_frame 
 int pl_frame_parse(enum pl_proto proto, const uint8_t *p, size_t n, uint32_t max,
 		   struct pl_frame *f)
 {
+	return pl_frame_parse_from(proto, p, n, max, 0, f);
+}
+
+int pl_frame_parse_from(enum pl_proto proto, const uint8_t *p, size_t n, uint32_t max,
+			size_t scanned, struct pl_frame *f)
+{
 	f->used = 0;
 	if (n == 0)
 		return 0; /* also keeps a NULL p away from memchr */
@@ -84,12 +92,20 @@ int pl_frame_parse(enum pl_proto proto, const uint8_t *p, size_t n, uint32_t max
 	case PL_PROTO_LEN:
 		return parse_len(p, n, max, f);
 	case PL_PROTO_LINE:
-		return parse_line(p, n, max, f);
+		return parse_line(p, n, max, scanned, f);
 	default:
 		f->msg = p;
 		f->len = f->used = n < max || max == 0 ? n : max;
 		return 1;
 	}
+}
+
+size_t pl_frame_eof_tail(enum pl_proto proto, const uint8_t *p, size_t n)
+{
+	/* only a partial last line needs one: whole lines already waiting
+	 * (a server holding them back under backpressure) must not gain an
+	 * empty line after them */
+	return proto == PL_PROTO_LINE && n > 0 && p[n - 1] != '\n';
 }
 
 size_t pl_frame_head_len(enum pl_proto proto) { return proto == PL_PROTO_LEN ? PL_LEN_HEADER : 0; }
@@ -151,9 +167,12 @@ int pl_decoder_next(struct pl_decoder *d, struct pl_frame *f)
 
 	pl_buf_consume(&d->in, d->pending);
 	d->pending = 0;
-	r = pl_frame_parse(d->proto, pl_buf_head(&d->in), pl_buf_len(&d->in), d->max, f);
+	r = pl_frame_parse_from(d->proto, pl_buf_head(&d->in), pl_buf_len(&d->in), d->max,
+				d->scanned, f);
 	if (r == 1)
 		d->pending = f->used;
+	/* the bytes searched hold no line end: the next call starts past them */
+	d->scanned = r == 0 && d->proto == PL_PROTO_LINE ? pl_buf_len(&d->in) : 0;
 	return r;
 }
 
@@ -161,7 +180,7 @@ int pl_decoder_eof(struct pl_decoder *d)
 {
 	pl_buf_consume(&d->in, d->pending);
 	d->pending = 0;
-	if (d->proto != PL_PROTO_LINE || pl_buf_len(&d->in) == 0)
+	if (!pl_frame_eof_tail(d->proto, pl_buf_head(&d->in), pl_buf_len(&d->in)))
 		return 0;
 	return pl_buf_append(&d->in, "\n", 1);
 }
@@ -174,5 +193,5 @@ size_t pl_decoder_buffered(const struct pl_decoder *d)
 void pl_decoder_free(struct pl_decoder *d)
 {
 	pl_buf_free(&d->in);
-	d->pending = 0;
+	d->pending = d->scanned = 0;
 }

@@ -12,9 +12,15 @@
 
 #define MAX_EVENTS 256
 #define NSIG_MAX 65
+#define MAX_POST 8
 
 struct sig_handler {
 	pl_signal_cb cb;
+	void *arg;
+};
+
+struct hook {
+	pl_hook_cb cb;
 	void *arg;
 };
 
@@ -29,8 +35,8 @@ struct pl_loop {
 	struct pl_io sigio;
 	sigset_t sigmask;
 	struct sig_handler sig[NSIG_MAX];
-	pl_hook_cb post;
-	void *post_arg;
+	struct hook post[MAX_POST];
+	int npost;
 	long long spin_ns;         /* busy poll this long before sleeping */
 	struct epoll_event events[MAX_EVENTS]; /* preallocated: nothing per iteration */
 };
@@ -86,10 +92,22 @@ void pl_loop_free(struct pl_loop *l)
 long long pl_loop_now(const struct pl_loop *l) { return l->now; }
 void pl_loop_stop(struct pl_loop *l) { l->stop = 1; }
 
-void pl_loop_set_post(struct pl_loop *l, pl_hook_cb cb, void *arg)
+int pl_loop_add_post(struct pl_loop *l, pl_hook_cb cb, void *arg)
 {
-	l->post = cb;
-	l->post_arg = arg;
+	if (l->npost == MAX_POST)
+		return -ENOSPC;
+	l->post[l->npost++] = (struct hook){ cb, arg };
+	return 0;
+}
+
+void pl_loop_del_post(struct pl_loop *l, pl_hook_cb cb, void *arg)
+{
+	for (int i = 0; i < l->npost; i++)
+		if (l->post[i].cb == cb && l->post[i].arg == arg) {
+			memmove(&l->post[i], &l->post[i + 1], (size_t)(l->npost - i - 1) * sizeof(l->post[0]));
+			l->npost--;
+			return;
+		}
 }
 
 void pl_io_init(struct pl_io *io, int fd, pl_io_cb cb, void *data)
@@ -335,8 +353,8 @@ int pl_loop_run(struct pl_loop *l)
 				io->cb(l, io, ev);
 		}
 		run_timers(l);
-		if (l->post)
-			l->post(l, l->post_arg);
+		for (int i = 0; i < l->npost; i++)
+			l->post[i].cb(l, l->post[i].arg);
 	}
 	return 0;
 }

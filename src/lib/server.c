@@ -20,15 +20,19 @@
 #define OUT_CAP_DEFAULT (1024 * 1024)
 #define DRAIN_DEFAULT_MS 5000
 #define SHUTDOWN_ACCEPTS 4096       /* a full SOMAXCONN backlog */
+#define SCRATCH_KEEP (1024 * 1024)  /* a reply batch larger than this is not kept */
 
 struct pl_conn {
 	struct pl_io io;
 	struct pl_server *srv;
 	struct pl_conn *prev, *next; /* open connections; next also links the dead */
 	struct pl_buf in, out;
-	struct pl_timer timer;      /* idle and send timeouts */
+	struct pl_timer timer;      /* idle, send and request timeouts */
 	long long last_active;       /* last byte read or written */
 	long long last_sent;         /* last write progress, or when output began to wait */
+	long long msg_start;         /* when the partial request in `in` began to wait */
+	size_t scanned;              /* leading bytes of `in` searched for a line end */
+	size_t mem;                  /* bytes of in and out, as counted in shared->mem */
 	unsigned eof : 1, closing : 1;
 	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
 };
@@ -54,10 +58,12 @@ struct pl_server {
 	int draining;
 	struct pl_timer accept_timer, drain_timer;
 	struct pl_addr peer_text;    /* what pl_conn_peer returns */
+	struct pl_server_shared own, *sh; /* sh: own, or the config's */
 };
 
 static const char *const reason_names[PL_CLOSE_REASONS] = {
 	"eof", "reset", "idle", "oversize", "limit", "shutdown", "app", "nomem", "stalled",
+	"slow", "memory",
 };
 
 const char *pl_close_reason_name(enum pl_close_reason r)
@@ -126,6 +132,9 @@ static void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uin
 	s->dead = c;
 	s->stats.closed[why]++;
 	s->stats.open--;
+	atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&s->sh->mem, c->mem, memory_order_relaxed);
+	c->mem = 0;
 	maybe_drained(s);
 }
 
@@ -150,29 +159,100 @@ static size_t unsent(const struct pl_conn *c)
 	return pl_buf_len(&c->out) + (c->srv->current == c ? pl_buf_len(&c->srv->scratch) : 0);
 }
 
+static long long earliest(long long a, long long b) { return a < 0 || (b >= 0 && b < a) ? b : a; }
+
+/* A partial request is timed only while it is being read: output held
+ * back under backpressure is the send timeout's business. */
+static int request_pending(const struct pl_conn *c)
+{
+	return c->srv->cfg.request_timeout_ms && pl_buf_len(&c->in) && c->io.events & PL_READ;
+}
+
 static long long next_check(const struct pl_conn *c)
 {
 	const struct pl_server_config *cfg = &c->srv->cfg;
 	long long idle = cfg->idle_timeout_ms ? c->last_active + cfg->idle_timeout_ms : -1;
 	long long stall = cfg->send_timeout_ms && pl_buf_len(&c->out)
 		? c->last_sent + cfg->send_timeout_ms : -1;
+	long long req = request_pending(c) ? c->msg_start + cfg->request_timeout_ms : -1;
 
-	return idle < 0 || (stall >= 0 && stall < idle) ? stall : idle;
+	return earliest(earliest(idle, stall), req);
+}
+
+/* Pulls c's timer earlier to due when it would fire later (rare work:
+ * it is only ever pulled, and activity never pushes it back). */
+static void check_by(struct pl_conn *c, long long due)
+{
+	struct pl_loop *loop = c->srv->loop;
+
+	if (!pl_timer_active(&c->timer) || c->timer.deadline > due)
+		if (pl_timer_start(loop, &c->timer, due - pl_loop_now(loop)) < 0)
+			conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
+}
+
+/* A partial request starts to wait for the rest of its bytes. */
+static void partial_begins(struct pl_conn *c)
+{
+	c->msg_start = pl_loop_now(c->srv->loop);
+	if (c->srv->cfg.request_timeout_ms)
+		check_by(c, c->msg_start + c->srv->cfg.request_timeout_ms);
 }
 
 /* Output just started to wait for the socket: the send timeout starts now.
  * The timer is only ever pulled earlier here, so this is rare work. */
 static void output_waits(struct pl_conn *c)
 {
-	struct pl_loop *loop = c->srv->loop;
-	long long due;
+	c->last_sent = pl_loop_now(c->srv->loop);
+	if (c->srv->cfg.send_timeout_ms)
+		check_by(c, c->last_sent + c->srv->cfg.send_timeout_ms);
+}
 
-	c->last_sent = pl_loop_now(loop);
-	if (!c->srv->cfg.send_timeout_ms)
+/*
+ * The memory budget.  Each connection's buffer capacity is added to the
+ * shared total when it changes (not per request: an idle-to-busy
+ * connection with small messages holds no buffer of its own).  Over the
+ * budget, the connection with the most unsent output goes first (a client
+ * that never reads), then the one holding the largest partial request.
+ */
+static struct pl_conn *hog(struct pl_server *s)
+{
+	struct pl_conn *best = NULL;
+
+	for (struct pl_conn *c = s->conns; c; c = c->next)
+		if (c->mem && (!best || pl_buf_len(&c->out) > pl_buf_len(&best->out) ||
+			       (pl_buf_len(&c->out) == pl_buf_len(&best->out) && c->mem > best->mem)))
+			best = c;
+	return best;
+}
+
+static void enforce_budget(struct pl_server *s)
+{
+	struct pl_conn *victim;
+
+	while (atomic_load_explicit(&s->sh->mem, memory_order_relaxed) > s->cfg.max_memory &&
+	       (victim = hog(s)))
+		conn_close(victim, PL_CLOSE_MEMORY, -ENOMEM, pl_buf_len(&victim->out));
+}
+
+/* Brings c's share of the total up to date; over the budget, evicts.
+ * c itself may be closed on return. */
+static void charge(struct pl_conn *c)
+{
+	struct pl_server *s = c->srv;
+	size_t now = c->closing ? 0 : c->in.cap + c->out.cap;
+
+	size_t was = c->mem;
+
+	if (now == was)
 		return;
-	due = c->last_sent + c->srv->cfg.send_timeout_ms;
-	if (!pl_timer_active(&c->timer) || c->timer.deadline > due)
-		pl_timer_start(loop, &c->timer, due - c->last_sent);
+	c->mem = now;
+	if (now < was) {
+		atomic_fetch_sub_explicit(&s->sh->mem, was - now, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&s->sh->mem, now - was, memory_order_relaxed);
+	if (s->cfg.max_memory)
+		enforce_budget(s);
 }
 
 int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len)
@@ -192,25 +272,37 @@ int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len)
 	}
 	if (b == &c->out && was_empty)
 		output_waits(c);
-	if (b == &c->out && s->current != c)
-		pl_io_start(s->loop, &c->io, c->io.events | PL_WRITE);
-	return 0;
+	if (b == &c->out && s->current != c && !c->closing) {
+		if ((r = pl_io_start(s->loop, &c->io, c->io.events | PL_WRITE)) < 0)
+			conn_close(c, PL_CLOSE_RESET, r, 0);
+		charge(c);
+	}
+	return c->closing ? -EPIPE : 0;
 }
 
 static int flush(struct pl_conn *c);
 
-/* Hands out whole requests from p[0..n); returns the bytes used. */
-static size_t process(struct pl_conn *c, const uint8_t *p, size_t n)
+/*
+ * Hands out whole requests from p[0..n), whose first `scanned` bytes are
+ * known to hold no line end; returns the bytes used.  Leaves in c->scanned
+ * how much of the rest was searched (all of it when it stopped for want of
+ * bytes), so a long line arriving in pieces is searched once, not per read.
+ */
+static size_t process(struct pl_conn *c, const uint8_t *p, size_t n, size_t scanned)
 {
 	struct pl_server *s = c->srv;
 	size_t used = 0;
 
 	s->current = c;
+	c->scanned = 0;
 	while (!c->closing && unsent(c) <= s->cfg.out_cap) {
 		struct pl_frame f;
-		int r = pl_frame_parse(s->cfg.proto, p + used, n - used, s->cfg.max_msg, &f);
-		if (r == 0)
+		int r = pl_frame_parse_from(s->cfg.proto, p + used, n - used, s->cfg.max_msg,
+					    used ? 0 : scanned, &f);
+		if (r == 0) {
+			c->scanned = n - used;
 			break;
+		}
 		if (r < 0) {
 			/* replies to the good requests before it still leave (best effort) */
 			if (flush(c) == 0)
@@ -253,6 +345,8 @@ static int flush(struct pl_conn *c)
 			output_waits(c);
 	}
 	s->scratch.start = s->scratch.end = 0;
+	if (s->scratch.cap > SCRATCH_KEEP)
+		pl_buf_free(&s->scratch); /* a burst of large replies is over */
 	if (r < 0)
 		conn_close(c, r == -ENOMEM ? PL_CLOSE_NOMEM : PL_CLOSE_RESET, r, 0);
 	else
@@ -274,14 +368,22 @@ static int quiet(const struct pl_conn *c)
 static void update_interest(struct pl_conn *c)
 {
 	struct pl_server *s = c->srv;
-	unsigned want = 0;
+	unsigned want = 0, was = c->io.events;
+	int r;
 
 	if (!c->eof && pl_buf_len(&c->out) <= s->cfg.out_cap)
 		want |= PL_READ;
 	if (pl_buf_len(&c->out))
 		want |= PL_WRITE;
-	if (pl_io_start(s->loop, &c->io, want) < 0)
-		conn_close(c, PL_CLOSE_RESET, -errno, 0);
+	if (want == was)
+		return;
+	if ((r = pl_io_start(s->loop, &c->io, want)) < 0) {
+		conn_close(c, PL_CLOSE_RESET, r, 0);
+		return;
+	}
+	/* reading again after backpressure: the partial request's clock restarts */
+	if (want & PL_READ && !(was & PL_READ) && pl_buf_len(&c->in))
+		partial_begins(c);
 }
 
 /* Serves what c has buffered, writes, and decides what to wait for next. */
@@ -292,8 +394,10 @@ static void pump(struct pl_conn *c)
 	for (;;) {
 		size_t used = 0;
 		if (pl_buf_len(&c->in) && pl_buf_len(&c->out) <= s->cfg.out_cap) {
-			used = process(c, pl_buf_head(&c->in), pl_buf_len(&c->in));
+			used = process(c, pl_buf_head(&c->in), pl_buf_len(&c->in), c->scanned);
 			pl_buf_consume(&c->in, used);
+			if (used && pl_buf_len(&c->in))
+				partial_begins(c);
 		}
 		if (c->closing || flush(c) < 0)
 			return;
@@ -301,6 +405,9 @@ static void pump(struct pl_conn *c)
 			break;
 	}
 	pl_buf_release(&c->in);
+	charge(c);
+	if (c->closing)
+		return;
 	if (c->eof && !pl_buf_len(&c->out)) {
 		conn_close(c, PL_CLOSE_EOF, 0, 0);
 		return;
@@ -320,7 +427,10 @@ static size_t read_want(const struct pl_conn *c)
 	struct pl_frame f;
 	size_t have = pl_buf_len(&c->in), want = READ_MORE;
 
-	if (pl_frame_parse(c->srv->cfg.proto, pl_buf_head(&c->in), have, c->srv->cfg.max_msg, &f) == 0 &&
+	/* only len messages say their size up front (and parsing a line here
+	 * would search it once more per read) */
+	if (c->srv->cfg.proto == PL_PROTO_LEN &&
+	    pl_frame_parse(PL_PROTO_LEN, pl_buf_head(&c->in), have, c->srv->cfg.max_msg, &f) == 0 &&
 	    f.used > have) {
 		want = f.used - have < have ? f.used - have : have;
 		if (want < READ_MORE)
@@ -337,9 +447,14 @@ static void do_read(struct pl_conn *c)
 	size_t room;
 	ssize_t n;
 
-	if (!shared && pl_buf_reserve(&c->in, read_want(c)) < 0) {
-		conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
-		return;
+	if (!shared) {
+		if (pl_buf_reserve(&c->in, read_want(c)) < 0) {
+			conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
+			return;
+		}
+		charge(c); /* over the budget, the hogs go first: maybe c */
+		if (c->closing)
+			return;
 	}
 	dst = shared ? s->rbuf : pl_buf_tail(&c->in);
 	room = shared ? READ_SIZE : pl_buf_room(&c->in);
@@ -353,18 +468,20 @@ static void do_read(struct pl_conn *c)
 	c->last_active = pl_loop_now(s->loop);
 	if (n == 0) {
 		/* an unterminated last line is still a line (what nc sends for printf 'a') */
-		if (!c->eof && s->cfg.proto == PL_PROTO_LINE && pl_buf_len(&c->in) &&
+		if (!c->eof && pl_frame_eof_tail(s->cfg.proto, pl_buf_head(&c->in), pl_buf_len(&c->in)) &&
 		    pl_buf_append(&c->in, "\n", 1) < 0) {
 			conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
 			return;
 		}
 		c->eof = 1;
 	} else if (shared) {
-		size_t used = process(c, dst, (size_t)n);
-		if (!c->closing && used < (size_t)n &&
-		    pl_buf_append(&c->in, dst + used, (size_t)n - used) < 0) {
-			conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
-			return;
+		size_t used = process(c, dst, (size_t)n, 0);
+		if (!c->closing && used < (size_t)n) {
+			if (pl_buf_append(&c->in, dst + used, (size_t)n - used) < 0) {
+				conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
+				return;
+			}
+			partial_begins(c);
 		}
 	} else {
 		pl_buf_commit(&c->in, (size_t)n);
@@ -397,22 +514,30 @@ static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 		conn_close(c, PL_CLOSE_STALLED, -ETIMEDOUT, 0);
 		return;
 	}
+	if (request_pending(c) && now >= c->msg_start + cfg->request_timeout_ms) {
+		conn_close(c, PL_CLOSE_SLOW, -ETIMEDOUT, pl_buf_len(&c->in));
+		return;
+	}
 	if (cfg->idle_timeout_ms && now >= c->last_active + cfg->idle_timeout_ms) {
 		conn_close(c, PL_CLOSE_IDLE, -ETIMEDOUT, 0);
 		return;
 	}
 	/* activity only stamps last_active and last_sent; the timer catches up lazily here */
 	due = next_check(c);
-	if (due >= 0)
-		pl_timer_start(loop, t, due - now);
+	if (due >= 0 && pl_timer_start(loop, t, due - now) < 0)
+		conn_close(c, PL_CLOSE_NOMEM, -ENOMEM, 0);
 }
 
 static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage *ss)
 {
 	struct pl_conn *c;
 
-	if (s->cfg.max_conns && s->stats.open >= s->cfg.max_conns) {
+	/* counted before the check: threads racing for the last slot cannot
+	 * both take it */
+	if (atomic_fetch_add_explicit(&s->sh->open, 1, memory_order_relaxed) >= s->cfg.max_conns &&
+	    s->cfg.max_conns) {
 		struct pl_conn tmp = { .srv = s };
+		atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
 		memcpy(&tmp.peer, ss, sizeof(tmp.peer));
 		close(fd);
 		s->stats.closed[PL_CLOSE_LIMIT]++;
@@ -423,6 +548,7 @@ static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage 
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
 		close(fd);
 		return;
 	}
@@ -434,6 +560,7 @@ static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage 
 	pl_timer_init(&c->timer, on_timer, c);
 	c->last_active = pl_loop_now(s->loop);
 	if (pl_io_start(s->loop, &c->io, PL_READ) < 0) {
+		atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
 		close(fd);
 		free(c);
 		return;
@@ -543,9 +670,14 @@ int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg, stru
 		s->cfg.out_cap = OUT_CAP_DEFAULT;
 	if (!s->cfg.drain_timeout_ms)
 		s->cfg.drain_timeout_ms = DRAIN_DEFAULT_MS;
+	s->sh = cfg->shared ? cfg->shared : &s->own;
+	if (pl_loop_add_post(loop, free_dead, s) < 0) {
+		free(s->rbuf);
+		free(s);
+		return -ENOSPC;
+	}
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pl_timer_init(&s->accept_timer, on_accept_timer, s);
-	pl_loop_set_post(loop, free_dead, s);
 	*out = s;
 	return 0;
 }
@@ -633,7 +765,7 @@ void pl_server_free(struct pl_server *s)
 	if (s->draining)
 		pl_timer_stop(s->loop, &s->drain_timer);
 	free_dead(s->loop, s);
-	pl_loop_set_post(s->loop, NULL, NULL);
+	pl_loop_del_post(s->loop, free_dead, s);
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
 	pl_buf_free(&s->scratch);

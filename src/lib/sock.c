@@ -54,7 +54,9 @@ static int claim_unix_path(const struct sockaddr_un *su, socklen_t len)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a live server with a full backlog would hold a
+	 * blocking connect (and us, deaf to signals) until it accepts */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	r = connect(fd, (const struct sockaddr *)su, len);
@@ -64,6 +66,32 @@ static int claim_unix_path(const struct sockaddr_un *su, socklen_t len)
 	if (errno != ECONNREFUSED)
 		return errno == EAGAIN ? -EADDRINUSE : -errno; /* EAGAIN: a full backlog, so alive */
 	return unlink(su->sun_path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/*
+ * SO_REUSEPORT lets any process of the same user join a listening group,
+ * so a second server would silently take part of the first one's clients.
+ * The first listener of a group therefore checks that nothing listens on
+ * the address yet: a plain bind (SO_REUSEADDR still passes TIME_WAIT) is
+ * refused by any listener there.  0, or -EADDRINUSE.
+ */
+static int address_free(int fam, const struct sockaddr_storage *ss, socklen_t len, int v6only)
+{
+	int fd, r = 0;
+
+	if ((fam == AF_INET && ((const struct sockaddr_in *)ss)->sin_port == 0) ||
+	    (fam == AF_INET6 && ((const struct sockaddr_in6 *)ss)->sin6_port == 0))
+		return 0; /* the kernel picks a port nobody has */
+	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (fam == AF_INET6)
+		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only);
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0 && errno == EADDRINUSE)
+		r = -EADDRINUSE;
+	close(fd);
+	return r;
 }
 
 static int bind_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog)
@@ -90,7 +118,9 @@ static int listen_any(const struct pl_addr *a, const struct pl_listen_opts *o, i
 			set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
 		pl_addr_to_sockaddr(&v6, &ss, &len);
-		r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
+		r = o && o->reuseport == PL_REUSEPORT_NEW ? address_free(AF_INET6, &ss, len, 0) : 0;
+		if (r == 0)
+			r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
 		if (r == 0)
 			return fd;
 		close(fd);
@@ -108,7 +138,9 @@ static int listen_any(const struct pl_addr *a, const struct pl_listen_opts *o, i
 	if (o && o->reuseport)
 		set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	pl_addr_to_sockaddr(&v4, &ss, &len);
-	r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
+	r = o && o->reuseport == PL_REUSEPORT_NEW ? address_free(AF_INET, &ss, len, 0) : 0;
+	if (r == 0)
+		r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
 	return r < 0 ? close_err(fd, r) : fd;
 }
 
@@ -137,7 +169,9 @@ int pl_listen(const struct pl_addr *a, const struct pl_listen_opts *o)
 	 * explicit IPv4 listener on the same port; the wildcard is dual-stack */
 	if (fam == AF_INET6)
 		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-	r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
+	r = fam != AF_UNIX && o && o->reuseport == PL_REUSEPORT_NEW ? address_free(fam, &ss, len, 1) : 0;
+	if (r == 0)
+		r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
 	if (r == 0 && a->kind == PL_ADDR_UNIX && o && o->unix_mode &&
 	    chmod(((struct sockaddr_un *)&ss)->sun_path, (mode_t)o->unix_mode) < 0)
 		r = -errno;
