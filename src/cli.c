@@ -60,16 +60,22 @@ void cli_usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max)
+unsigned long long cli_uint_range(const char *opt, const char *s, unsigned long long min,
+				  unsigned long long max)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (!*s || *s == '-' || *end || errno || v > max)
-		cli_usage_error("%s: '%s' is not a number from 0 to %llu", opt, s, max);
+	if (!*s || *s == '-' || *s == '+' || *s == ' ' || *end || errno || v < min || v > max)
+		cli_usage_error("%s: '%s' is not a number from %llu to %llu", opt, s, min, max);
 	return v;
+}
+
+unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max)
+{
+	return cli_uint_range(opt, s, 0, max);
 }
 
 unsigned long long cli_size(const char *opt, const char *s, unsigned long long max)

@@ -35,6 +35,8 @@ noreturn void cli_bad_option(int ch, char *const *argv);
 
 /* Numbers from options; usage error naming the option when bad. */
 unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max);
+unsigned long long cli_uint_range(const char *opt, const char *s, unsigned long long min,
+				  unsigned long long max);
 /* A size with an optional K, M or G suffix (powers of 1024). */
 unsigned long long cli_size(const char *opt, const char *s, unsigned long long max);
 /*

@@ -257,10 +257,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		}
 		case 10: o->busy_poll_us = (unsigned)cli_uint("--busy-poll", optarg, 1000000); break;
 		case 9:
-			o->threads = (int)cli_uint("--threads", optarg, MAX_THREADS);
-			if (o->threads < 1)
-				cli_usage_error("--threads: '%s' is not a number from 1 to %d", optarg,
-						MAX_THREADS);
+			o->threads = (int)cli_uint_range("--threads", optarg, 1, MAX_THREADS);
 			break;
 		case 7:
 			if (strcmp(optarg, "text") == 0)

@@ -31,6 +31,9 @@
  *                  (stuck: connections the peer stopped reading from)
  *   rslow:N:MS     read N framed replies, MS between them; prints "rslow ok N"
  *   junk:N         write N pseudo-random bytes
+ *   fill:N:C       write N bytes of the character C
+ *   drip:N:US:C    write C one byte at a time, N times, US microseconds apart
+ *   rall           read until the peer closes; prints "rall BYTES LINES"
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -222,7 +225,7 @@ static void run(int fd, const char *cmd)
 	static uint8_t tmp[1 << 16];
 	struct pl_buf b = { 0 };
 	size_t n;
-	long a1 = 0;
+	long a1 = 0, a2 = 0;
 	const char *rest;
 
 	if (strncmp(cmd, "w:", 2) == 0) {
@@ -286,6 +289,19 @@ static void run(int fd, const char *cmd)
 		if (r < 0)
 			die("read", (int)r);
 		print_esc("raw", tmp, (size_t)r);
+	} else if (strcmp(cmd, "rall") == 0) {
+		long bytes = 0, lines = 0;
+		ssize_t r;
+		while ((r = pl_io_read_full(fd, tmp, sizeof(tmp), timeout_ms)) > 0) {
+			bytes += r;
+			for (ssize_t i = 0; i < r; i++)
+				lines += tmp[i] == '\n';
+			if ((size_t)r < sizeof(tmp))
+				break;
+		}
+		if (r < 0)
+			die("read", (int)r);
+		printf("rall %ld %ld\n", bytes, lines);
 	} else if (strcmp(cmd, "eof") == 0) {
 		wait_eof(fd);
 	} else if (strcmp(cmd, "shut") == 0) {
@@ -344,6 +360,16 @@ static void run(int fd, const char *cmd)
 			for (size_t j = 0; j < k; j++)
 				tmp[j] = (uint8_t)((x = x * 1103515245u + 12345u) >> 24);
 			put(fd, tmp, k);
+		}
+	} else if (sscanf(cmd, "fill:%ld:", &a1) == 1 && (rest = strchr(cmd + 5, ':'))) {
+		memset(tmp, rest[1], sizeof(tmp));
+		for (long i = 0; i < a1; i += (long)sizeof(tmp))
+			put(fd, tmp, (size_t)(a1 - i) < sizeof(tmp) ? (size_t)(a1 - i) : sizeof(tmp));
+	} else if (sscanf(cmd, "drip:%ld:%ld:", &a1, &a2) == 2 &&
+		   (rest = strchr(strchr(cmd + 5, ':') + 1, ':'))) {
+		for (long i = 0; i < a1; i++) {
+			put(fd, rest + 1, 1);
+			nanosleep(&(struct timespec){ a2 / 1000000, a2 % 1000000 * 1000 }, NULL);
 		}
 	} else {
 		fprintf(stderr, "rawpeer: unknown command '%s'\n", cmd);
