@@ -1,10 +1,13 @@
 /* unit_loop.c - timers, I/O handles and signals of the event loop. */
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "parley/loop.h"
+#include "parley/server.h"
 #include "unit.h"
 
 static char order[256];
@@ -107,6 +110,45 @@ static void test_loop_returns_with_nothing_registered(void)
 
 	CHECK(pl_loop_new(&l) == 0);
 	CHECK(pl_loop_run(l) == 0);
+	pl_loop_free(l);
+}
+
+static char hook_log[16];
+
+static void hook_a(struct pl_loop *l, void *arg) { (void)l; strcat(hook_log, arg); }
+
+static void on_once(struct pl_loop *l, struct pl_timer *t) { (void)l; (void)t; }
+
+static void no_request(struct pl_conn *c, const uint8_t *m, size_t n, void *arg)
+{
+	(void)c, (void)m, (void)n, (void)arg;
+}
+
+/* Post hooks are a list: a server's beside a program's, each run once per
+ * iteration in the order added; removing one leaves the others. */
+static void test_post_hooks_are_a_list(void)
+{
+	struct pl_loop *l;
+	struct pl_timer t;
+	struct pl_server *s;
+	struct pl_server_config cfg = { .on_request = no_request };
+
+	CHECK(pl_loop_new(&l) == 0);
+	CHECK(pl_loop_add_post(l, hook_a, "a") == 0);
+	CHECK(pl_server_new(l, &cfg, &s) == 0);
+	CHECK(pl_loop_add_post(l, hook_a, "b") == 0);
+	pl_timer_init(&t, on_once, NULL);
+	pl_timer_start(l, &t, 0);
+	CHECK(pl_loop_run(l) == 0);
+	CHECK_STR(hook_log, "ab");
+	pl_loop_del_post(l, hook_a, "a");
+	pl_timer_start(l, &t, 0);
+	CHECK(pl_loop_run(l) == 0);
+	CHECK_STR(hook_log, "abb");
+	pl_server_free(s); /* takes its own hook away, not ours */
+	for (int i = 0; i < 7; i++)
+		CHECK(pl_loop_add_post(l, hook_a, "") == 0);
+	CHECK(pl_loop_add_post(l, hook_a, "") == -ENOSPC);
 	pl_loop_free(l);
 }
 
@@ -238,6 +280,6 @@ static const struct unit_test tests[] = {
 	T(test_timer_equal_deadlines_fire_in_start_order), T(test_timer_rearm_and_delete_in_callback),
 	T(test_timer_many_random_order), T(test_loop_returns_with_nothing_registered),
 	T(test_io_stop_inside_callback), T(test_signal_delivered_in_loop),
-	T(test_busy_poll_delivers_and_still_sleeps),
+	T(test_busy_poll_delivers_and_still_sleeps), T(test_post_hooks_are_a_list),
 };
 UNIT_MAIN(tests)
