@@ -104,3 +104,24 @@ test_ship_bash_completion_loads() {
 	bash -c "source '$TOP/contrib/parley.bash-completion' && complete -p parley-client" >/dev/null ||
 		fail "completion does not load"
 }
+
+# The completion knows which options take a value from each program's own
+# --help: -q is quiet (no value) in the server, -t takes one in the client.
+test_ship_bash_completion_values() {
+	local out
+	out=$(bash -c "source '$TOP/contrib/parley.bash-completion'
+		for w in 'parley-server -q' 'parley-server --max-conns' 'parley-server -r' 'parley-server --echo' \
+			 'parley-client -t' 'parley-client -v' 'parley-client -s' 'parley-client -4'; do
+			set -- \$w
+			p=$TOP/$BUILD/\$1
+			_parley_takes_value \"\$p\" \"\$2\" && echo \"\$*: value\" || echo \"\$*: flag\"
+		done")
+	expect_eq "$out" "parley-server -q: flag
+parley-server --max-conns: value
+parley-server -r: value
+parley-server --echo: flag
+parley-client -t: value
+parley-client -v: flag
+parley-client -s: value
+parley-client -4: flag"
+}
