@@ -21,6 +21,8 @@
 
 #define DEFAULT_PORT 1234
 #define DRAIN_MS 2000 /* after -d ends, how long replies may still arrive */
+#define RETRY_MAX_MS 1000 /* a failed connect is retried after 1, 2, 4 ... up to this */
+#define GIVE_UP_MS 5000   /* -n: a connection failing this long is given up */
 
 enum mode { MODE_LOAD, MODE_CHURN, MODE_CONNECT_ONLY };
 
@@ -34,7 +36,10 @@ struct conn {
 	uint64_t *times;        /* ring: start time (ns) of each request in flight */
 	size_t head, n, cap;
 	int connecting;
-	long long opened_ns;    /* churn: when the connect started */
+	long long opened_ns;    /* when the connect started */
+	struct pl_timer retry;  /* the next attempt after a failed connect */
+	unsigned failures;      /* failed connects in a row, for the pause */
+	long long failing_since_ms; /* loop time of the first of them */
 };
 
 struct bench {
@@ -64,9 +69,11 @@ struct bench {
 	uint64_t churned;        /* connections that completed their request */
 	uint64_t inflight;       /* requests sent and not answered, all connections */
 	unsigned alive, connecting; /* connections with an fd; of them, not yet connected */
+	unsigned waiting;        /* connections waiting to retry a failed connect */
+	int connect_warned, holding;
 	long long start_ns, end_ns, stop_sending_ms;
 	unsigned next_conn;
-	struct pl_timer tick, progress;
+	struct pl_timer tick, progress, end;
 	struct pl_io pace;       /* the open loop's timerfd */
 	uint64_t last_done;
 	int stopping;
@@ -287,7 +294,7 @@ static void on_readable(struct conn *c)
 static void start_conn(struct conn *c);
 
 /* Takes back requests queued on a connection that never connected: they
- * were not sent, so they are neither in flight nor, at conn_close, missing. */
+ * were not sent, so they are neither in flight nor, at conn_drop, missing. */
 static void unsend(struct conn *c)
 {
 	c->b->issued -= c->n;
@@ -295,36 +302,8 @@ static void unsend(struct conn *c)
 	c->n = 0;
 }
 
-static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned ev)
-{
-	struct conn *c = (struct conn *)io;
-	struct bench *b = c->b;
-
-	(void)loop;
-	if (c->connecting) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (err) {
-			b->connect_errors++;
-			unsend(c);
-			conn_close(c);
-			return;
-		}
-		c->connecting = 0;
-		b->connecting--;
-		if (b->mode != MODE_CHURN) /* churn queued its request already */
-			refill(c);
-		flush_out(c);
-		return;
-	}
-	if (ev & PL_WRITE)
-		flush_out(c);
-	if (io->fd >= 0 && ev & (PL_READ | PL_ERROR))
-		on_readable(c);
-}
-
-static void conn_close(struct conn *c)
+/* Closes c's socket, if it has one; the requests in flight on it are missing. */
+static void conn_drop(struct conn *c)
 {
 	struct bench *b = c->b;
 
@@ -343,86 +322,236 @@ static void conn_close(struct conn *c)
 	pl_buf_free(&c->out);
 	pl_decoder_free(&c->dec);
 	pl_decoder_init(&c->dec, b->proto, 0xffffffffu);
+}
+
+/* A connected connection ended: the peer closed it, an error, or churn got
+ * its reply.  Churn opens the next one at once; should that connect fail,
+ * its retry waits for a timer, so this never recurses. */
+static void conn_close(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	conn_drop(c);
 	if (b->mode == MODE_CHURN && sending_allowed(b))
 		start_conn(c);
 	finish_if_done(b);
 }
 
+/* The pause before the Nth retry in a row: 1, 2, 4 ... RETRY_MAX_MS. */
+static long long retry_ms(unsigned failures)
+{
+	long long ms = 1LL << (failures < 11 ? failures - 1 : 10);
+
+	return ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS;
+}
+
+/* Whether c, whose connect just failed, tries again: while requests may
+ * still be sent, except that a run without an end time (-n) gives a
+ * connection up once it has failed for GIVE_UP_MS in a row. */
+static int may_retry(const struct conn *c)
+{
+	const struct bench *b = c->b;
+
+	if (!sending_allowed(b))
+		return 0;
+	return b->duration_ms || pl_loop_now(b->loop) - c->failing_since_ms < GIVE_UP_MS;
+}
+
 /*
- * Churn: a non-blocking connect, and the request sent at once.  Over
- * loopback the handshake is usually done when connect returns, so most
- * connections cost socket, connect, send, one epoll_ctl, recv and close;
- * only the rest wait for writability.  No TCP_NODELAY: Nagle never holds a
- * connection's first segment.  The generator's own cost per connection is
- * what bounds this workload on a small machine.
+ * A connect failed (refused, unreachable, no descriptor or port left): it
+ * is counted, said once, and tried again from a timer after a pause that
+ * doubles up to RETRY_MAX_MS, so an address with nothing behind it costs a
+ * few attempts a second, not a busy loop or a recursion per attempt.
  */
-static void start_churn(struct conn *c)
+static void connect_failed(struct conn *c, int err)
 {
 	struct bench *b = c->b;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	ssize_t n;
-	int fd;
 
-	c->opened_ns = now_ns();
-	pl_addr_to_sockaddr(&b->target, &ss, &len);
-	fd = socket(pl_addr_sa_family(&b->target), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		cli_die(1, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
-		close(fd);
-		b->connect_errors++;
-		return;
+	b->connect_errors++;
+	if (!b->connect_warned) {
+		b->connect_warned = 1;
+		cli_warn("connect to %s: %s", cli_addr_str(&b->target), strerror(err));
 	}
-	pl_io_init(&c->io, fd, on_conn, c);
-	b->alive++;
-	send_request(c, (uint64_t)c->opened_ns);
-	n = send(fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
-	if (n > 0) {
-		pl_buf_consume(&c->out, (size_t)n);
-		pl_io_start(b->loop, &c->io, PL_READ | (pl_buf_len(&c->out) ? PL_WRITE : 0));
-	} else if (errno == EAGAIN || errno == ENOTCONN || errno == EINPROGRESS) {
-		c->connecting = 1;
-		b->connecting++;
-		pl_io_start(b->loop, &c->io, PL_WRITE);
-	} else {
-		b->connect_errors++;
-		unsend(c);
-		conn_close(c);
+	unsend(c);
+	conn_drop(c);
+	if (c->failures++ == 0)
+		c->failing_since_ms = pl_loop_now(b->loop);
+	if (may_retry(c)) {
+		b->waiting++;
+		pl_timer_start(b->loop, &c->retry, retry_ms(c->failures));
+	}
+	finish_if_done(b);
+}
+
+static void on_retry(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct conn *c = t->data;
+
+	(void)loop;
+	c->b->waiting--;
+	if (sending_allowed(c->b))
+		start_conn(c);
+	finish_if_done(c->b);
+}
+
+/* --connect-only: every connection is up; the -d seconds of holding start. */
+static void holding(struct bench *b)
+{
+	b->holding = 1;
+	if (!b->json)
+		printf("holding %u connections\n", b->conns);
+	fflush(stdout);
+	if (b->duration_ms) {
+		b->stop_sending_ms = pl_loop_now(b->loop) + b->duration_ms;
+		pl_timer_start(b->loop, &b->end, b->duration_ms);
 	}
 }
 
+/* c has connected: what it waits to send can go. */
+static void conn_ready(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	c->failures = 0;
+	c->connecting = 0;
+	b->connecting--;
+	if (b->mode == MODE_CONNECT_ONLY) {
+		pl_io_start(b->loop, &c->io, PL_READ);
+		if (!b->holding && b->alive - b->connecting == b->conns)
+			holding(b);
+		return;
+	}
+	if (b->mode == MODE_LOAD)
+		refill(c); /* churn queued its request already */
+	flush_out(c);
+}
+
+static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned ev)
+{
+	struct conn *c = (struct conn *)io;
+
+	(void)loop;
+	if (c->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err)
+			connect_failed(c, err);
+		else
+			conn_ready(c);
+		return;
+	}
+	if (ev & PL_WRITE)
+		flush_out(c);
+	if (io->fd >= 0 && ev & (PL_READ | PL_ERROR))
+		on_readable(c);
+}
+
+/* Churn sends its request at once: over loopback the handshake is usually
+ * done when connect returns, so most connections cost socket, connect,
+ * send, one epoll_ctl, recv and close; only the rest wait for writability. */
+static void churn_send(struct conn *c)
+{
+	ssize_t n;
+
+	send_request(c, (uint64_t)c->opened_ns);
+	n = send(c->io.fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
+	if (n >= 0) {
+		pl_buf_consume(&c->out, (size_t)n);
+		conn_ready(c);
+	} else if (errno == EAGAIN || errno == ENOTCONN || errno == EINPROGRESS) {
+		pl_io_start(c->b->loop, &c->io, PL_WRITE);
+	} else {
+		connect_failed(c, errno);
+	}
+}
+
+/*
+ * Opens c with a non-blocking connect, so a slow or silent address holds up
+ * nothing else.  Load connections get TCP_NODELAY, so pipelined requests do
+ * not wait on Nagle; churn's one request never would.  The generator's own
+ * cost per connection is what bounds churn on a small machine.
+ */
 static void start_conn(struct conn *c)
 {
 	struct bench *b = c->b;
-	struct pl_connect_opts o = { .timeout_ms = 10000, .nonblock = 1 };
-	int fd;
+	int family = pl_addr_sa_family(&b->target), fd, r;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (b->mode == MODE_CHURN) {
-		start_churn(c);
+	c->opened_ns = now_ns();
+	pl_addr_to_sockaddr(&b->target, &ss, &len);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		connect_failed(c, errno);
 		return;
 	}
-	fd = pl_connect(&b->target, 1, &o, NULL);
-	if (fd < 0)
-		cli_die(1, "connect to %s: %s", cli_addr_str(&b->target), strerror(-fd));
+	if (b->mode == MODE_LOAD && family != AF_UNIX)
+		pl_sock_nodelay(fd);
+	r = connect(fd, (struct sockaddr *)&ss, len);
+	if (r < 0 && errno != EINPROGRESS) {
+		int err = errno;
+		close(fd);
+		connect_failed(c, err);
+		return;
+	}
 	pl_io_init(&c->io, fd, on_conn, c);
 	b->alive++;
-	if (b->mode == MODE_LOAD) {
-		refill(c);
-		flush_out(c);
-	} else {
-		pl_io_start(b->loop, &c->io, PL_READ);
-	}
+	c->connecting = 1;
+	b->connecting++;
+	if (b->mode == MODE_CHURN)
+		churn_send(c);
+	else if (r == 0)
+		conn_ready(c);
+	else
+		pl_io_start(b->loop, &c->io, PL_WRITE);
 }
 
+/* How many connections to open: a short -n run no more than it fills. */
+static unsigned conns_to_open(const struct bench *b)
+{
+	uint64_t need;
+
+	if (b->mode == MODE_CONNECT_ONLY || b->duration_ms || b->rate > 0)
+		return b->conns;
+	need = b->mode == MODE_CHURN ? b->total : (b->total + b->depth - 1) / b->depth;
+	return need < b->conns ? (unsigned)need : b->conns;
+}
+
+static void finish(struct bench *b)
+{
+	b->stopping = 1;
+	if (!b->end_ns)
+		b->end_ns = now_ns();
+	pl_loop_stop(b->loop);
+}
+
+/* Ends the run once nothing is in flight and nothing more will be sent:
+ * sending is over, or no connection is left to send on. */
 static void finish_if_done(struct bench *b)
 {
-	if (b->mode == MODE_CONNECT_ONLY || b->inflight || b->connecting)
+	if (b->mode == MODE_CONNECT_ONLY) {
+		if (!b->alive && !b->waiting)
+			finish(b); /* nothing left to hold */
 		return;
-	if (b->alive && sending_allowed(b))
+	}
+	if (b->inflight)
 		return;
-	b->end_ns = now_ns();
-	pl_loop_stop(b->loop);
+	if (sending_allowed(b) && (b->alive || b->waiting))
+		return;
+	finish(b);
+}
+
+/* Open loop: the next connection with a socket, in turn, or NULL. */
+static struct conn *next_open(struct bench *b)
+{
+	for (unsigned i = 0; i < b->conns; i++) {
+		struct conn *c = &b->c[b->next_conn++ % b->conns];
+		if (c->io.fd >= 0)
+			return c;
+	}
+	return NULL;
 }
 
 /* Open loop: hands out the requests that are due, each with its scheduled
@@ -436,11 +565,12 @@ static int issue_due(struct bench *b)
 	if (b->duration_ms == 0 && due > b->total)
 		due = b->total;
 	while (b->issued < due && sending_allowed(b)) {
-		struct conn *c = &b->c[b->next_conn++ % b->conns];
-		if (c->io.fd < 0)
-			continue;
+		struct conn *c = next_open(b);
+		if (!c)
+			break; /* none is open: they wait to retry their connects */
 		send_request(c, (uint64_t)(b->start_ns + (long long)((double)b->issued * 1e9 / b->rate)));
-		flush_out(c);
+		if (!c->connecting)
+			flush_out(c); /* a connecting one sends when it is up */
 	}
 	if (sending_allowed(b))
 		return 1;
@@ -512,9 +642,7 @@ static void on_end_of_duration(struct pl_loop *loop, struct pl_timer *t)
 	struct bench *b = t->data;
 
 	if (b->mode == MODE_CONNECT_ONLY || pl_loop_now(loop) >= b->stop_sending_ms + DRAIN_MS) {
-		b->stopping = 1;
-		b->end_ns = now_ns();
-		pl_loop_stop(loop);
+		finish(b);
 		return;
 	}
 	finish_if_done(b);
@@ -525,10 +653,9 @@ static void on_signal(struct pl_loop *loop, int signo, void *arg)
 {
 	struct bench *b = arg;
 
+	(void)loop;
 	(void)signo;
-	b->stopping = 1;
-	b->end_ns = now_ns();
-	pl_loop_stop(loop);
+	finish(b);
 }
 
 static void build_request(struct bench *b, const char *request, size_t size)
@@ -662,7 +789,6 @@ static void parse(struct bench *b, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct bench b = { .conns = 50, .depth = 1, .total = 100000, .pace.fd = -1 };
-	struct pl_timer end;
 	size_t n;
 	int r;
 
@@ -681,36 +807,23 @@ int main(int argc, char **argv)
 		b.c[i].b = &b;
 		b.c[i].io.fd = -1;
 		pl_decoder_init(&b.c[i].dec, b.proto, 0xffffffffu);
+		pl_timer_init(&b.c[i].retry, on_retry, &b.c[i]);
 	}
 	pl_timer_init(&b.tick, on_tick, &b);
 	pl_timer_init(&b.progress, on_progress, &b);
-	pl_timer_init(&end, on_end_of_duration, &b);
+	pl_timer_init(&b.end, on_end_of_duration, &b);
 	b.start_ns = now_ns();
 	b.stop_sending_ms = pl_loop_now(b.loop) + b.duration_ms;
-	if (b.mode == MODE_CONNECT_ONLY) {
-		for (unsigned i = 0; i < b.conns; i++)
-			start_conn(&b.c[i]);
-		if (!b.json)
-			printf("holding %u connections\n", b.conns);
-		fflush(stdout);
-	}
-	b.start_ns = now_ns();
 	if (b.duration_ms)
-		pl_timer_start(b.loop, &end, b.duration_ms);
-	if (b.mode != MODE_CONNECT_ONLY) {
-		if (b.rate > 0) {
-			for (unsigned i = 0; i < b.conns; i++)
-				start_conn(&b.c[i]);
-			start_pacing(&b);
-		} else {
-			for (unsigned i = 0; i < b.conns && sending_allowed(&b); i++)
-				start_conn(&b.c[i]);
-		}
-	}
+		pl_timer_start(b.loop, &b.end, b.duration_ms);
+	for (unsigned i = 0, n_open = conns_to_open(&b); i < n_open; i++)
+		start_conn(&b.c[i]);
+	if (b.rate > 0)
+		start_pacing(&b);
 	if (!b.quiet && !b.json && isatty(STDOUT_FILENO))
 		pl_timer_start(b.loop, &b.progress, 1000);
 	finish_if_done(&b);
-	if (b.inflight || b.alive || b.mode == MODE_CONNECT_ONLY)
+	if (!b.stopping)
 		pl_loop_run(b.loop);
 	if (!b.end_ns)
 		b.end_ns = now_ns();

@@ -88,3 +88,33 @@ test_bench_usage_errors() {
 	"$BENCH" -c 0 127.0.0.1:1 >/dev/null 2>&1
 	expect_eq "$?" 2 "zero connections"
 }
+
+# ADDR where nothing listens: a server's address after it stopped.
+nothing_listening() {
+	start_server -q 127.0.0.1:0
+	stop_server
+}
+
+# connects_paced OUT ERR: the run counted its refused connects, said so once,
+# and paced its retries (a few per connection in half a second, not a busy
+# loop or a recursion per attempt).
+connects_paced() {
+	local n
+	n=$(sed -n 's/^errors .* \([0-9]*\) connect$/\1/p' <<<"$1")
+	[ -n "$n" ] && [ "$n" -ge 1 ] && [ "$n" -le 100 ] || fail "connect errors: [$n] in [$1]"
+	expect_eq "$2" "parley-bench: connect to $ADDR: Connection refused" "stderr"
+}
+
+test_bench_churn_nothing_listening_counts_connect_errors() {
+	nothing_listening
+	out=$("$BENCH" -q --churn -c 4 -d 0.5 "$ADDR" 2>berr)
+	expect_eq "$?" 1 "exit"
+	connects_paced "$out" "$(cat berr)"
+}
+
+test_bench_nothing_listening_counts_connect_errors() {
+	nothing_listening
+	out=$("$BENCH" -q -c 4 -d 0.5 "$ADDR" 2>berr)
+	expect_eq "$?" 1 "exit"
+	connects_paced "$out" "$(cat berr)"
+}
