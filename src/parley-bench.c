@@ -20,9 +20,8 @@
 #include "parley/sock.h"
 
 #define DEFAULT_PORT 1234
-#define DRAIN_MS 2000 /* after -d ends, how long replies may still arrive */
+#define DEFAULT_TIMEOUT_MS 5000
 #define RETRY_MAX_MS 1000 /* a failed connect is retried after 1, 2, 4 ... up to this */
-#define GIVE_UP_MS 5000   /* -n: a connection failing this long is given up */
 
 enum mode { MODE_LOAD, MODE_CHURN, MODE_CONNECT_ONLY };
 
@@ -39,7 +38,7 @@ struct conn {
 	long long opened_ns;    /* when the connect started */
 	struct pl_timer retry;  /* the next attempt after a failed connect */
 	unsigned failures;      /* failed connects in a row, for the pause */
-	long long failing_since_ms; /* loop time of the first of them */
+	long long failing_since_ms; /* when the first of them started */
 };
 
 struct bench {
@@ -50,6 +49,7 @@ struct bench {
 	unsigned conns, depth;
 	uint64_t total;          /* -n */
 	long long duration_ms;   /* -d; 0: use -n */
+	long long timeout_ms;    /* -t: for a connect or a reply; 0: no limit */
 	double rate;             /* --rate; 0: closed loop */
 	size_t reply_size;       /* raw */
 	int json, quiet;
@@ -70,10 +70,10 @@ struct bench {
 	uint64_t inflight;       /* requests sent and not answered, all connections */
 	unsigned alive, connecting; /* connections with an fd; of them, not yet connected */
 	unsigned waiting;        /* connections waiting to retry a failed connect */
-	int connect_warned, holding;
+	int connect_warned, timeout_warned, holding, draining;
 	long long start_ns, end_ns, stop_sending_ms;
 	unsigned next_conn;
-	struct pl_timer tick, progress, end;
+	struct pl_timer tick, progress, end, sweep;
 	struct pl_io pace;       /* the open loop's timerfd */
 	uint64_t last_done;
 	int stopping;
@@ -96,10 +96,13 @@ static noreturn void usage(void)
 	       "Load:\n"
 	       "  -c, --conns N           connections (default 50)\n"
 	       "  -n, --requests N        total requests (default 100000)\n"
-	       "  -d, --duration SECONDS  run this long instead of a count\n"
+	       "  -d, --duration SECONDS  run this long instead of a count, then wait up to\n"
+	       "                          --timeout for the replies in flight\n"
 	       "  -P, --pipeline DEPTH    requests in flight per connection (default 1)\n"
 	       "  -r, --rate R            open loop: R requests/s in total, latency measured\n"
 	       "                          from each request's scheduled send time\n"
+	       "  -t, --timeout SECONDS   a connect or a reply not done in this time fails; an\n"
+	       "                          unanswered request is missing (default 5; 0: no limit)\n"
 	       "Requests and replies:\n"
 	       "  -p, --proto PROTO       len (default), line or raw\n"
 	       "  -s, --size BYTES        request payload size (default 5: \"hello\", padded)\n"
@@ -118,8 +121,8 @@ static noreturn void usage(void)
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
-	       "Exit status: 0 when every reply arrived and was right, 1 otherwise, 2 on a\n"
-	       "usage error.\n");
+	       "Exit status: 0 when every reply arrived and was right, 1 otherwise (a request\n"
+	       "still in flight at the end, SIGINT included, is missing), 2 on a usage error.\n");
 	exit(0);
 }
 
@@ -218,12 +221,20 @@ static void check_reply(struct conn *c, const uint8_t *p, size_t len)
 	reply_done(c, ok);
 }
 
-/* Raw replies have no framing: every reply_size bytes are one reply. */
-static void on_raw(struct conn *c, const uint8_t *p, size_t n)
+/*
+ * Raw replies have no framing: every reply_size bytes are one reply.
+ * Returns -1 on bytes that no request asked for (replies longer than
+ * --reply-size): from there on replies and requests are out of step.
+ */
+static int on_raw(struct conn *c, const uint8_t *p, size_t n)
 {
 	struct bench *b = c->b;
 
 	while (n) {
+		if (!c->n) {
+			b->wrong++;
+			return -1;
+		}
 		size_t take = b->reply_size - c->raw_got;
 		if (take > n)
 			take = n;
@@ -238,6 +249,7 @@ static void on_raw(struct conn *c, const uint8_t *p, size_t n)
 			c->raw_bad = 0;
 		}
 	}
+	return 0;
 }
 
 static void refill(struct conn *c)
@@ -265,7 +277,10 @@ static void on_readable(struct conn *c)
 		return;
 	}
 	if (b->proto == PL_PROTO_RAW) {
-		on_raw(c, buf, (size_t)n);
+		if (on_raw(c, buf, (size_t)n) < 0) {
+			conn_close(c);
+			return;
+		}
 	} else {
 		if (pl_decoder_feed(&c->dec, buf, (size_t)n) < 0)
 			cli_die(1, "out of memory");
@@ -347,14 +362,15 @@ static long long retry_ms(unsigned failures)
 
 /* Whether c, whose connect just failed, tries again: while requests may
  * still be sent, except that a run without an end time (-n) gives a
- * connection up once it has failed for GIVE_UP_MS in a row. */
+ * connection up once it has failed for --timeout in a row. */
 static int may_retry(const struct conn *c)
 {
 	const struct bench *b = c->b;
 
 	if (!sending_allowed(b))
 		return 0;
-	return b->duration_ms || pl_loop_now(b->loop) - c->failing_since_ms < GIVE_UP_MS;
+	return b->duration_ms || !b->timeout_ms ||
+	       pl_loop_now(b->loop) - c->failing_since_ms < b->timeout_ms;
 }
 
 /*
@@ -374,8 +390,8 @@ static void connect_failed(struct conn *c, int err)
 	}
 	unsend(c);
 	conn_drop(c);
-	if (c->failures++ == 0)
-		c->failing_since_ms = pl_loop_now(b->loop);
+	if (c->failures++ == 0) /* the loop's clock is CLOCK_MONOTONIC too */
+		c->failing_since_ms = c->opened_ns / 1000000;
 	if (may_retry(c)) {
 		b->waiting++;
 		pl_timer_start(b->loop, &c->retry, retry_ms(c->failures));
@@ -637,16 +653,63 @@ static void on_progress(struct pl_loop *loop, struct pl_timer *t)
 	pl_timer_start(loop, t, 1000);
 }
 
+/* -d is over: sending stops, and the replies in flight get --timeout to
+ * arrive (with -t 0, as long as they take). */
 static void on_end_of_duration(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct bench *b = t->data;
 
-	if (b->mode == MODE_CONNECT_ONLY || pl_loop_now(loop) >= b->stop_sending_ms + DRAIN_MS) {
+	if (b->mode == MODE_CONNECT_ONLY || b->draining) {
 		finish(b);
 		return;
 	}
+	b->draining = 1;
 	finish_if_done(b);
-	pl_timer_start(loop, t, b->stop_sending_ms + DRAIN_MS - pl_loop_now(loop));
+	if (!b->stopping && b->timeout_ms)
+		pl_timer_start(loop, t, b->timeout_ms);
+}
+
+/* A connection's oldest request waited --timeout: it is missing.  Only
+ * closing the connection keeps its late reply from being taken for the
+ * next request's; the others in flight on it are missing too. */
+static void reply_timed_out(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	if (!b->timeout_warned) {
+		b->timeout_warned = 1;
+		cli_warn("%s: no reply within %.3g s", cli_addr_str(&b->target),
+			 (double)b->timeout_ms / 1000.0);
+	}
+	conn_close(c);
+}
+
+/* How often the sweep looks: a fifth of --timeout, from 10 ms to 1 s, so
+ * a request is given up at most that long after its time is up. */
+static long long sweep_ms(const struct bench *b)
+{
+	long long ms = b->timeout_ms / 5;
+
+	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+}
+
+/* Gives up the connects and replies that waited --timeout.  Replies come
+ * in order, so only each connection's oldest request needs a look. */
+static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct bench *b = t->data;
+	long long now = now_ns(), limit = b->timeout_ms * 1000000LL;
+
+	for (unsigned i = 0; i < b->conns && !b->stopping; i++) {
+		struct conn *c = &b->c[i];
+		if (c->io.fd < 0)
+			continue;
+		if (c->connecting && now - c->opened_ns >= limit)
+			connect_failed(c, ETIMEDOUT);
+		else if (!c->connecting && c->n && now - (long long)c->times[c->head] >= limit)
+			reply_timed_out(c);
+	}
+	pl_timer_start(loop, t, sweep_ms(b));
 }
 
 static void on_signal(struct pl_loop *loop, int signo, void *arg)
@@ -728,7 +791,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
 		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
 		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
-		{ "reset", no_argument, 0, 8 },
+		{ "reset", no_argument, 0, 8 },          { "timeout", required_argument, 0, 't' },
 		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
 	};
@@ -736,11 +799,12 @@ static void parse(struct bench *b, int argc, char **argv)
 	size_t size = 5;
 	int echo = 0, ch;
 
-	while ((ch = getopt_long(argc, argv, "c:n:d:P:r:p:s:qhV", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:n:d:P:r:p:s:t:qhV", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b->conns = (unsigned)cli_uint("--conns", optarg, 1000000); break;
 		case 'n': b->total = cli_uint("--requests", optarg, 1ULL << 40); break;
 		case 'd': b->duration_ms = cli_seconds_ms("--duration", optarg); break;
+		case 't': b->timeout_ms = cli_seconds_ms("--timeout", optarg); break;
 		case 'P': b->depth = (unsigned)cli_uint("--pipeline", optarg, 1000000); break;
 		case 'r': b->rate = (double)cli_uint("--rate", optarg, 100000000); break;
 		case 'p':
@@ -788,7 +852,8 @@ static void parse(struct bench *b, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct bench b = { .conns = 50, .depth = 1, .total = 100000, .pace.fd = -1 };
+	struct bench b = { .conns = 50, .depth = 1, .total = 100000,
+			   .timeout_ms = DEFAULT_TIMEOUT_MS, .pace.fd = -1 };
 	size_t n;
 	int r;
 
@@ -812,6 +877,7 @@ int main(int argc, char **argv)
 	pl_timer_init(&b.tick, on_tick, &b);
 	pl_timer_init(&b.progress, on_progress, &b);
 	pl_timer_init(&b.end, on_end_of_duration, &b);
+	pl_timer_init(&b.sweep, on_sweep, &b);
 	b.start_ns = now_ns();
 	b.stop_sending_ms = pl_loop_now(b.loop) + b.duration_ms;
 	if (b.duration_ms)
@@ -820,6 +886,8 @@ int main(int argc, char **argv)
 		start_conn(&b.c[i]);
 	if (b.rate > 0)
 		start_pacing(&b);
+	if (b.timeout_ms)
+		pl_timer_start(b.loop, &b.sweep, sweep_ms(&b));
 	if (!b.quiet && !b.json && isatty(STDOUT_FILENO))
 		pl_timer_start(b.loop, &b.progress, 1000);
 	finish_if_done(&b);
@@ -827,13 +895,13 @@ int main(int argc, char **argv)
 		pl_loop_run(b.loop);
 	if (!b.end_ns)
 		b.end_ns = now_ns();
+	for (unsigned i = 0; i < b.conns; i++)
+		conn_drop(&b.c[i]); /* what is still in flight is missing */
 	if (pl_timer_active(&b.progress))
 		fprintf(stderr, "\r\033[K"); /* erase the progress line */
 	report(&b);
 	fflush(stdout);
 	for (unsigned i = 0; i < b.conns; i++) {
-		if (b.c[i].io.fd >= 0)
-			close(b.c[i].io.fd);
 		pl_buf_free(&b.c[i].out);
 		pl_decoder_free(&b.c[i].dec);
 		free(b.c[i].times);

@@ -118,3 +118,75 @@ test_bench_nothing_listening_counts_connect_errors() {
 	expect_eq "$?" 1 "exit"
 	connects_paced "$out" "$(cat berr)"
 }
+
+test_bench_never_answering_server_counts_missing() {
+	# the peer reads one request and never answers
+	start_peer rb:9 sleep:10000
+	out=$(timeout 10 "$BENCH" -c 1 -d 0.2 -t 0.3 --json "$PEER")
+	expect_eq "$?" 1 "exit"
+	expect_match "$out" '"missing":1,'
+}
+
+test_bench_never_answering_server_ends_n_run() {
+	start_peer rb:18 sleep:10000
+	out=$(timeout 10 "$BENCH" -c 1 -P 2 -n 2 -t 0.3 "$PEER" 2>berr)
+	expect_eq "$?" 1 "exit"
+	expect_match "$out" "errors        0 wrong, 2 missing, 0 connect"
+	expect_eq "$(cat berr)" "parley-bench: $PEER: no reply within 0.3 s" "stderr"
+}
+
+test_bench_sigint_with_requests_in_flight_exits_1() {
+	start_peer rb:9 sleep:10000
+	"$BENCH" -q -c 1 -n 1 "$PEER" >bench.out &
+	local b=$! i
+	# once the peer has the request, it is in flight
+	for ((i = 0; i < 100; i++)); do grep -q '^raw: ' "$T/peer" && break; sleep 0.05; done
+	grep -q '^raw: ' "$T/peer" || fail "the request never reached the peer"
+	kill -INT $b
+	wait $b
+	expect_eq "$?" 1 "exit"
+	expect_match "$(cat bench.out)" "errors        0 wrong, 1 missing, 0 connect"
+}
+
+test_bench_raw_reply_size_too_small_is_wrong() {
+	start_server -q --proto raw 127.0.0.1:0
+	# each "world" is taken as a 3-byte reply and 2 bytes nobody asked for
+	out=$(timeout 10 "$BENCH" -c 1 -n 1 --proto raw --reply-size 3 "$ADDR")
+	expect_eq "$?" 1 "exit"
+	expect_match "$out" "errors        1 wrong, 0 missing, 0 connect"
+	stop_server
+}
+
+test_bench_raw_reply_size_too_large_is_missing() {
+	start_server -q --proto raw 127.0.0.1:0
+	out=$(timeout 10 "$BENCH" -c 1 -n 1 --proto raw --reply-size 10 -t 0.3 "$ADDR" 2>/dev/null)
+	expect_eq "$?" 1 "exit"
+	expect_match "$out" "errors        0 wrong, 1 missing, 0 connect"
+	stop_server
+}
+
+# A listener whose accept queue is full: connects neither finish nor fail.
+start_black_hole() {
+	"$RAWPEER" -t 10000 -B 127.0.0.1:0 >hole &
+	PIDS+=($!)
+	HOLE=$(first_line hole)
+	HOLE=${HOLE#listening on }
+}
+
+# connect_times_out WHAT ARGS...: a run without -d against the black hole
+# ends after -t with its connects counted and the cause said once.
+connect_times_out() {
+	local what=$1
+	shift
+	out=$(timeout 10 "$BENCH" -q "$@" -c 2 -t 0.3 "$HOLE" 2>berr)
+	expect_eq "$?" 1 "$what exit"
+	expect_match "$out" "errors        0 wrong, 0 missing, [1-9][0-9]* connect" "$what report"
+	expect_eq "$(cat berr)" "parley-bench: connect to $HOLE: Connection timed out" "$what stderr"
+}
+
+test_bench_connect_timeout_counts_connect_errors() {
+	start_black_hole
+	connect_times_out load -n 4
+	connect_times_out churn --churn -n 4
+	connect_times_out connect-only --connect-only
+}
