@@ -96,8 +96,8 @@ static noreturn void usage(void)
 	       "Load:\n"
 	       "  -c, --conns N           connections (default 50)\n"
 	       "  -n, --requests N        total requests (default 100000)\n"
-	       "  -d, --duration SECONDS  run this long instead of a count, then wait up to\n"
-	       "                          --timeout for the replies in flight\n"
+	       "  -d, --duration SECONDS  run this long instead of a count (not with -n), then\n"
+	       "                          wait up to --timeout for the replies in flight\n"
 	       "  -P, --pipeline DEPTH    requests in flight per connection (default 1)\n"
 	       "  -r, --rate R            open loop: R requests/s in total, latency measured\n"
 	       "                          from each request's scheduled send time\n"
@@ -115,12 +115,14 @@ static noreturn void usage(void)
 	       "      --reset             with --churn: close with a reset (SO_LINGER 0), so\n"
 	       "                          closed connections do not hold local ports in TIME_WAIT\n"
 	       "      --connect-only      open the connections and hold them idle for -d seconds\n"
+	       "                          (without -d, until interrupted)\n"
 	       "Output:\n"
 	       "      --json              one JSON object with every figure\n"
 	       "  -q, --quiet             no progress line\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
+	       "Options that contradict each other are usage errors (see the man page).\n"
 	       "Exit status: 0 when every reply arrived and was right, 1 otherwise (a request\n"
 	       "still in flight at the end, SIGINT included, is missing), 2 on a usage error.\n");
 	exit(0);
@@ -736,6 +738,8 @@ static void build_request(struct bench *b, const char *request, size_t size)
 	}
 	if (b->proto == PL_PROTO_LINE && memchr(b->payload, '\n', b->payload_len))
 		cli_usage_error("--proto line: a request cannot contain a newline");
+	if (b->proto == PL_PROTO_RAW && b->payload_len == 0)
+		cli_usage_error("--proto raw: an empty request sends nothing, so no reply would come");
 	if (pl_frame_append(b->proto, &framed, b->payload, b->payload_len) < 0)
 		cli_die(1, "out of memory");
 	b->req = pl_buf_head(&framed);
@@ -781,6 +785,119 @@ static void report(const struct bench *b)
 	       (unsigned long long)b->missing, (unsigned long long)b->connect_errors);
 }
 
+/* The options that can clash with others, one bit each, in opt_names order. */
+enum {
+	O_REQUESTS = 1 << 0, O_DURATION = 1 << 1, O_PIPELINE = 1 << 2, O_RATE = 1 << 3,
+	O_SIZE = 1 << 4, O_REQUEST = 1 << 5, O_EXPECT = 1 << 6, O_ECHO = 1 << 7,
+	O_REPLY_SIZE = 1 << 8, O_CHURN = 1 << 9, O_CONNECT_ONLY = 1 << 10, O_RESET = 1 << 11,
+	O_PROTO = 1 << 12,
+};
+#define O_REQUEST_SHAPING (O_REQUESTS | O_PIPELINE | O_RATE | O_SIZE | O_REQUEST | O_EXPECT | \
+			   O_ECHO | O_REPLY_SIZE | O_PROTO)
+
+static const char *opt_name(unsigned bit)
+{
+	static const char *const names[] = {
+		"--requests", "--duration", "--pipeline", "--rate", "--size", "--request",
+		"--expect", "--expect-echo", "--reply-size", "--churn", "--connect-only",
+		"--reset", "--proto",
+	};
+	unsigned i = 0;
+
+	while (!(bit & 1u << i))
+		i++;
+	return names[i];
+}
+
+/*
+ * Options that contradict each other are refused, with the reason, rather
+ * than one quietly overriding the other: a run that measured something
+ * else than asked for is worse than no run.
+ */
+static void check_clashes(unsigned given)
+{
+	static const struct { unsigned a, b; const char *why; } clashes[] = {
+		{ O_REQUESTS, O_DURATION, "a run is a count of requests or a time" },
+		{ O_CHURN, O_CONNECT_ONLY, "they are two modes" },
+		{ O_EXPECT, O_ECHO, "both say what a reply must be" },
+		{ O_SIZE, O_REQUEST, "--request sets the size" },
+		{ O_RATE, O_CHURN, "--churn opens a connection per request, at its own pace" },
+		{ O_RATE, O_PIPELINE, "the open loop's schedule sets what is in flight" },
+		{ O_PIPELINE, O_CHURN, "--churn sends one request per connection" },
+	};
+
+	for (size_t i = 0; i < sizeof(clashes) / sizeof(clashes[0]); i++)
+		if ((given & clashes[i].a) && (given & clashes[i].b))
+			cli_usage_error("%s and %s cannot be combined: %s", opt_name(clashes[i].a),
+					opt_name(clashes[i].b), clashes[i].why);
+	if (given & O_CONNECT_ONLY && given & O_REQUEST_SHAPING)
+		cli_usage_error("--connect-only and %s cannot be combined: --connect-only sends "
+				"no requests", opt_name(given & O_REQUEST_SHAPING & -(given & O_REQUEST_SHAPING)));
+	if (given & O_RESET && !(given & O_CHURN))
+		cli_usage_error("--reset goes with --churn (it is how churn closes)");
+}
+
+/*
+ * getopt's own messages are off (the ':' in front of the option string):
+ * one line says which option is wrong and how, then the --help hint.
+ * A long option that failed is the argument getopt just stepped over; a
+ * short one is optopt (the argument may hold several).
+ */
+static noreturn void bad_option(const struct option *longs, char **argv, int ch)
+{
+	const char *arg = argv[optind - 1], *name = arg + 2;
+	int len = (int)strcspn(name, "="), matches = 0, is_long = strncmp(arg, "--", 2) == 0;
+
+	for (const struct option *o = longs; is_long && o->name; o++)
+		if (strncmp(o->name, name, (size_t)len) == 0 && (!optopt || o->val == optopt))
+			matches++;
+	if (!is_long || (optopt && !matches)) {
+		if (ch == ':')
+			cli_usage_error("option '-%c' needs a value", optopt);
+		cli_usage_error("unknown option '-%c'", optopt);
+	}
+	if (ch == ':')
+		cli_usage_error("option '--%.*s' needs a value", len, name);
+	if (optopt)
+		cli_usage_error("option '--%.*s' takes no value", len, name);
+	if (matches > 1)
+		cli_usage_error("option '--%.*s' is ambiguous", len, name);
+	cli_usage_error("unknown option '--%.*s'", len, name);
+}
+
+/* A count where 0 would mean nothing: 1 to max (cli_uint allows 0). */
+static unsigned long long count_opt(const char *opt, const char *s, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || v < 1 || v > max)
+		cli_usage_error("%s: '%s' is not a number from 1 to %llu", opt, s, max);
+	return v;
+}
+
+/* What each reply must be: --expect-echo, --expect, or for len and line
+ * "world"; raw replies are only counted unless one of those says. */
+static void set_expect(struct bench *b, const char *expect, int echo)
+{
+	if (echo) {
+		b->expect = b->payload;
+		b->expect_len = b->payload_len;
+		b->check_content = 1;
+	} else if (expect || b->proto != PL_PROTO_RAW) {
+		b->expect = malloc(strlen(expect ? expect : "world") + 1);
+		b->expect_len = cli_unescape_opt("--expect", expect ? expect : "world", b->expect);
+		b->check_content = 1;
+	}
+	if (b->proto == PL_PROTO_LINE && b->check_content && memchr(b->expect, '\n', b->expect_len))
+		cli_usage_error("--proto line: a reply cannot contain a newline");
+	if (b->proto == PL_PROTO_RAW && b->check_content && b->expect_len != b->reply_size)
+		cli_usage_error("%s: a reply of %zu bytes, but --reply-size is %zu",
+				echo ? "--expect-echo" : "--expect", b->expect_len, b->reply_size);
+}
+
 static void parse(struct bench *b, int argc, char **argv)
 {
 	static const struct option longs[] = {
@@ -791,63 +908,68 @@ static void parse(struct bench *b, int argc, char **argv)
 		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
 		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
 		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
-		{ "reset", no_argument, 0, 8 },          { "timeout", required_argument, 0, 't' },
+		{ "reset", no_argument, 0, 8 },             { "timeout", required_argument, 0, 't' },
 		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
 	};
 	const char *request = NULL, *expect = NULL;
 	size_t size = 5;
-	int echo = 0, ch;
+	unsigned given = 0;
+	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:n:d:P:r:p:s:t:qhV", longs, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:n:d:P:r:p:s:t:qhV", longs, NULL)) != -1) {
 		switch (ch) {
-		case 'c': b->conns = (unsigned)cli_uint("--conns", optarg, 1000000); break;
-		case 'n': b->total = cli_uint("--requests", optarg, 1ULL << 40); break;
-		case 'd': b->duration_ms = cli_seconds_ms("--duration", optarg); break;
+		case 'c': b->conns = (unsigned)count_opt("--conns", optarg, 1000000); break;
+		case 'n': b->total = count_opt("--requests", optarg, 1ULL << 40); given |= O_REQUESTS; break;
+		case 'd':
+			b->duration_ms = cli_seconds_ms("--duration", optarg);
+			if (b->duration_ms == 0)
+				cli_usage_error("--duration: '%s' is not a number of seconds from "
+						"0.001 to %d", optarg, CLI_SECONDS_MAX);
+			given |= O_DURATION;
+			break;
 		case 't': b->timeout_ms = cli_seconds_ms("--timeout", optarg); break;
-		case 'P': b->depth = (unsigned)cli_uint("--pipeline", optarg, 1000000); break;
-		case 'r': b->rate = (double)cli_uint("--rate", optarg, 100000000); break;
+		case 'P': b->depth = (unsigned)count_opt("--pipeline", optarg, 1000000); given |= O_PIPELINE; break;
+		case 'r': b->rate = (double)count_opt("--rate", optarg, 100000000); given |= O_RATE; break;
 		case 'p':
 			if (pl_proto_parse(optarg, &b->proto) < 0)
 				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
+			given |= O_PROTO;
 			break;
-		case 's': size = cli_size("--size", optarg, 1ULL << 30); break;
-		case 1: request = optarg; break;
-		case 2: b->reply_size = cli_size("--reply-size", optarg, 1ULL << 30); break;
-		case 3: expect = optarg; break;
-		case 4: echo = 1; break;
-		case 5: b->mode = MODE_CHURN; break;
-		case 8: b->churn_reset = 1; break;
-		case 6: b->mode = MODE_CONNECT_ONLY; break;
+		case 's': size = cli_size("--size", optarg, 1ULL << 30); given |= O_SIZE; break;
+		case 1: request = optarg; given |= O_REQUEST; break;
+		case 2:
+			b->reply_size = cli_size("--reply-size", optarg, 1ULL << 30);
+			if (!b->reply_size)
+				cli_usage_error("--reply-size: '%s' is not a size from 1 to %llu "
+						"(K, M, G allowed)", optarg, 1ULL << 30);
+			given |= O_REPLY_SIZE;
+			break;
+		case 3: expect = optarg; given |= O_EXPECT; break;
+		case 4: given |= O_ECHO; break;
+		case 5: b->mode = MODE_CHURN; given |= O_CHURN; break;
+		case 6: b->mode = MODE_CONNECT_ONLY; given |= O_CONNECT_ONLY; break;
 		case 7: b->json = 1; break;
+		case 8: b->churn_reset = 1; given |= O_RESET; break;
 		case 'q': b->quiet = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_usage_error("unknown option");
+		default: bad_option(longs, argv, ch);
 		}
 	}
-	if (b->conns == 0 || b->depth == 0)
-		cli_usage_error("--conns and --pipeline must be at least 1");
-	if (b->total == 0 && !b->duration_ms && b->mode != MODE_CONNECT_ONLY)
-		cli_usage_error("--requests must be at least 1");
-	if (b->proto == PL_PROTO_RAW && !b->reply_size)
+	if (argc - optind > 1)
+		cli_usage_error("unexpected argument '%s' (one ADDRESS at most)", argv[optind + 1]);
+	check_clashes(given);
+	if (b->proto == PL_PROTO_RAW && !b->reply_size && b->mode != MODE_CONNECT_ONLY)
 		cli_usage_error("--proto raw needs --reply-size (raw replies have no framing)");
 	if (b->proto != PL_PROTO_RAW && b->reply_size)
 		cli_usage_error("--reply-size goes with --proto raw");
 	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
+	if (b->mode == MODE_CONNECT_ONLY)
+		return;
 	build_request(b, request, size);
-	if (echo) {
-		expect = NULL;
-		b->expect = b->payload;
-		b->expect_len = b->payload_len;
-		b->check_content = 1;
-	} else if (expect || b->proto != PL_PROTO_RAW) {
-		b->expect = malloc(strlen(expect ? expect : "world") + 1);
-		b->expect_len = cli_unescape_opt("--expect", expect ? expect : "world", b->expect);
-		b->check_content = 1;
-	}
-	if (b->proto == PL_PROTO_RAW && b->check_content && b->expect_len != b->reply_size)
-		cli_usage_error("--expect must be --reply-size bytes long");
+	set_expect(b, expect, (given & O_ECHO) != 0);
 }
 
 int main(int argc, char **argv)

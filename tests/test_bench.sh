@@ -190,3 +190,61 @@ test_bench_connect_timeout_counts_connect_errors() {
 	connect_times_out churn --churn -n 4
 	connect_times_out connect-only --connect-only
 }
+
+# usage_error MESSAGE ARGS...: parley-bench ARGS is refused with exit 2:
+# one line naming the problem (matching MESSAGE), then the --help hint.
+usage_error() {
+	local want=$1 err
+	shift
+	err=$(timeout 5 "$BENCH" "$@" 2>&1 >/dev/null)
+	expect_eq "$?" 2 "exit of [$*]"
+	expect_eq "$(wc -l <<<"$err")" 2 "lines from [$*]: [$err]"
+	expect_match "$err" "^parley-bench: $want" "message of [$*]"
+	expect_match "$err" $'\n'"Try 'parley-bench --help' for more information.$" "hint of [$*]"
+}
+
+test_bench_extra_argument_is_usage_error() {
+	usage_error "unexpected argument 'extra'" 127.0.0.1:1 extra
+	usage_error "unexpected argument 'b'" -q a b
+}
+
+test_bench_missing_option_value_says_it_once() {
+	usage_error "option '-c' needs a value" -c
+	usage_error "option '--conns' needs a value" 127.0.0.1:1 --conns
+	usage_error "option '-t' needs a value" -q -t
+	usage_error "unknown option '--nope'" --nope 127.0.0.1:1
+	usage_error "unknown option '-x'" -qx 127.0.0.1:1
+	usage_error "option '--churn' takes no value" --churn=1 127.0.0.1:1
+}
+
+test_bench_contradictory_options_are_usage_errors() {
+	local a=127.0.0.1:1
+	usage_error "--churn and --connect-only cannot be combined" --churn --connect-only $a
+	usage_error "--expect and --expect-echo cannot be combined" --expect world --expect-echo $a
+	usage_error "--requests and --duration cannot be combined" -n 10 -d 1 $a
+	usage_error "--size and --request cannot be combined" --size 10 --request hi $a
+	usage_error "--rate and --churn cannot be combined" --rate 100 --churn $a
+	usage_error "--rate and --pipeline cannot be combined" --rate 100 -P 4 $a
+	usage_error "--pipeline and --churn cannot be combined" -P 4 --churn $a
+	usage_error "--connect-only and --rate cannot be combined" --connect-only --rate 100 $a
+	usage_error "--connect-only and --requests cannot be combined" --connect-only -n 5 $a
+	usage_error "--connect-only and --expect cannot be combined" --connect-only --expect x $a
+	usage_error "--reset goes with --churn" --reset $a
+	usage_error "--proto line: a reply cannot contain a newline" --proto line --expect 'a\nb' $a
+}
+
+test_bench_zero_is_refused_where_it_means_nothing() {
+	local a=127.0.0.1:1
+	usage_error "--conns: '0' is not a number from 1" -c 0 $a
+	usage_error "--pipeline: '0' is not a number from 1" -P 0 $a
+	usage_error "--requests: '0' is not a number from 1" -n 0 $a
+	usage_error "--rate: '0' is not a number from 1" --rate 0 $a
+	usage_error "--duration: '0' is not a number of seconds from 0.001" -d 0 $a
+	usage_error "--reply-size: '0' is not a size from 1" --proto raw --reply-size 0 $a
+	usage_error "--proto raw: an empty request sends nothing" --proto raw --reply-size 5 --size 0 $a
+}
+
+test_bench_bad_escape_is_usage_error() {
+	usage_error "--request: 'bad.xZZ' has a bad escape" --request 'bad\xZZ' 127.0.0.1:1
+	usage_error "--expect: 'bad.q' has a bad escape" --expect 'bad\q' 127.0.0.1:1
+}
