@@ -99,13 +99,13 @@ static noreturn void usage(void)
 	       "  -d, --duration SECONDS  run this long instead of a count (not with -n), then\n"
 	       "                          wait up to --timeout for the replies in flight\n"
 	       "  -P, --pipeline DEPTH    requests in flight per connection (default 1)\n"
-	       "  -r, --rate R            open loop: R requests/s in total, latency measured\n"
+	       "      --rate R            open loop: R requests/s in total, latency measured\n"
 	       "                          from each request's scheduled send time\n"
 	       "  -t, --timeout SECONDS   a connect or a reply not done in this time fails; an\n"
 	       "                          unanswered request is missing (default 5; 0: no limit)\n"
 	       "Requests and replies:\n"
 	       "  -p, --proto PROTO       len (default), line or raw\n"
-	       "  -s, --size BYTES        request payload size (default 5: \"hello\", padded)\n"
+	       "      --size BYTES        request payload size (default 5: \"hello\", padded)\n"
 	       "      --request TEXT      request payload, C escapes allowed\n"
 	       "      --reply-size BYTES  raw: bytes in each reply\n"
 	       "      --expect TEXT       each reply must be TEXT (len/line default: world)\n"
@@ -903,8 +903,8 @@ static void parse(struct bench *b, int argc, char **argv)
 	static const struct option longs[] = {
 		{ "conns", required_argument, 0, 'c' },     { "requests", required_argument, 0, 'n' },
 		{ "duration", required_argument, 0, 'd' },  { "pipeline", required_argument, 0, 'P' },
-		{ "rate", required_argument, 0, 'r' },      { "proto", required_argument, 0, 'p' },
-		{ "size", required_argument, 0, 's' },      { "request", required_argument, 0, 1 },
+		{ "rate", required_argument, 0, 9 },        { "proto", required_argument, 0, 'p' },
+		{ "size", required_argument, 0, 10 },       { "request", required_argument, 0, 1 },
 		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
 		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
 		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
@@ -918,7 +918,7 @@ static void parse(struct bench *b, int argc, char **argv)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:n:d:P:r:p:s:t:qhV", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":c:n:d:P:p:t:qhV", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b->conns = (unsigned)count_opt("--conns", optarg, 1000000); break;
 		case 'n': b->total = count_opt("--requests", optarg, 1ULL << 40); given |= O_REQUESTS; break;
@@ -931,13 +931,13 @@ static void parse(struct bench *b, int argc, char **argv)
 			break;
 		case 't': b->timeout_ms = cli_seconds_ms("--timeout", optarg); break;
 		case 'P': b->depth = (unsigned)count_opt("--pipeline", optarg, 1000000); given |= O_PIPELINE; break;
-		case 'r': b->rate = (double)count_opt("--rate", optarg, 100000000); given |= O_RATE; break;
+		case 9: b->rate = (double)count_opt("--rate", optarg, 100000000); given |= O_RATE; break;
 		case 'p':
 			if (pl_proto_parse(optarg, &b->proto) < 0)
 				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
 			given |= O_PROTO;
 			break;
-		case 's': size = cli_size("--size", optarg, 1ULL << 30); given |= O_SIZE; break;
+		case 10: size = cli_size("--size", optarg, 1ULL << 30); given |= O_SIZE; break;
 		case 1: request = optarg; given |= O_REQUEST; break;
 		case 2:
 			b->reply_size = cli_size("--reply-size", optarg, 1ULL << 30);

@@ -65,7 +65,7 @@ test_bench_churn_and_open_loop() {
 	out=$("$BENCH" --churn -c 4 -n 200 --json "$ADDR")
 	expect_eq "$?" 0 "churn exit"
 	expect_match "$out" '"mode":"churn"'
-	out=$("$BENCH" -c 4 -r 2000 -d 0.5 --json "$ADDR")
+	out=$("$BENCH" -c 4 --rate 2000 -d 0.5 --json "$ADDR")
 	expect_eq "$?" 0 "open loop exit"
 	expect_match "$out" '"rate":2000,'
 	stop_server
@@ -247,4 +247,16 @@ test_bench_zero_is_refused_where_it_means_nothing() {
 test_bench_bad_escape_is_usage_error() {
 	usage_error "--request: 'bad.xZZ' has a bad escape" --request 'bad\xZZ' 127.0.0.1:1
 	usage_error "--expect: 'bad.q' has a bad escape" --expect 'bad\q' 127.0.0.1:1
+}
+
+# -r is --reply (server) and -s --source (client): bench's --rate and
+# --size have no short form; -t is --timeout as in the client.
+test_bench_short_options_mean_the_same_in_every_program() {
+	usage_error "unknown option '-r'" -r 100 127.0.0.1:1
+	usage_error "unknown option '-s'" -s 10 127.0.0.1:1
+	usage_error "--timeout: 'soon' is not a number of seconds" -t soon 127.0.0.1:1
+	start_server -q 127.0.0.1:0
+	out=$("$BENCH" -q -c 1 --rate 200 -d 0.2 --size 5 -t 2 "$ADDR")
+	expect_eq "$?" 0 "exit with the long forms"
+	stop_server
 }
