@@ -980,6 +980,7 @@ int main(int argc, char **argv)
 	int r;
 
 	cli_prog = "parley-bench";
+	cli_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	parse(&b, argc, argv);
 	r = pl_addr_resolve(&b.addr, PL_FAMILY_ANY, &b.target, 1, &n);
@@ -1022,7 +1023,8 @@ int main(int argc, char **argv)
 	if (pl_timer_active(&b.progress))
 		fprintf(stderr, "\r\033[K"); /* erase the progress line */
 	report(&b);
-	fflush(stdout);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		cli_die(1, "write to stdout: %s", strerror(errno));
 	for (unsigned i = 0; i < b.conns; i++) {
 		pl_buf_free(&b.c[i].out);
 		pl_decoder_free(&b.c[i].dec);

@@ -260,3 +260,19 @@ test_bench_short_options_mean_the_same_in_every_program() {
 	expect_eq "$?" 0 "exit with the long forms"
 	stop_server
 }
+
+test_bench_report_write_error_exits_1() {
+	start_server -q 127.0.0.1:0
+	"$BENCH" -q -c 1 -n 10 "$ADDR" >/dev/full 2>berr
+	expect_eq "$?" 1 "exit"
+	expect_eq "$(cat berr)" "parley-bench: write to stdout: No space left on device" "stderr"
+	stop_server
+}
+
+test_bench_closed_std_fds_are_not_reused() {
+	start_server -q 127.0.0.1:0
+	"$BENCH" -q -c 1 -n 10 "$ADDR" <&- >&- 2>berr
+	expect_eq "$?" 0 "exit"
+	expect_eq "$(cat berr)" "" "stderr"
+	stop_server
+}
