@@ -140,7 +140,7 @@ test_bench_sigint_with_requests_in_flight_exits_1() {
 	"$BENCH" -q -c 1 -n 1 "$PEER" >bench.out &
 	local b=$! i
 	# once the peer has the request, it is in flight
-	for ((i = 0; i < 100; i++)); do grep -q '^raw: ' "$T/peer" && break; sleep 0.05; done
+	for ((i = 0; i < 200; i++)); do grep -q '^raw: ' "$T/peer" && break; sleep 0.05; done
 	grep -q '^raw: ' "$T/peer" || fail "the request never reached the peer"
 	kill -INT $b
 	wait $b
