@@ -1023,7 +1023,8 @@ int main(int argc, char **argv)
 	if (pl_timer_active(&b.progress))
 		fprintf(stderr, "\r\033[K"); /* erase the progress line */
 	report(&b);
-	if (fflush(stdout) != 0 || ferror(stdout))
+	/* a reader that stopped early (| head) is no failure of the run */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
 		cli_die(1, "write to stdout: %s", strerror(errno));
 	for (unsigned i = 0; i < b.conns; i++) {
 		pl_buf_free(&b.c[i].out);

@@ -276,3 +276,12 @@ test_bench_closed_std_fds_are_not_reused() {
 	expect_eq "$(cat berr)" "" "stderr"
 	stop_server
 }
+
+test_bench_reader_that_stops_early_is_no_error() {
+	start_server -q 127.0.0.1:0
+	# head leaves after "holding"; the report then meets a closed pipe
+	out=$("$BENCH" --connect-only -c 1 -d 0.3 "$ADDR" 2>berr | head -n 1; echo "rc=${PIPESTATUS[0]}")
+	expect_eq "$out" $'holding 1 connections\nrc=0'
+	expect_eq "$(cat berr)" "" "stderr"
+	stop_server
+}
