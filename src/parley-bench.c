@@ -20,7 +20,8 @@
 #include "parley/sock.h"
 
 #define DEFAULT_PORT 1234
-#define DRAIN_MS 2000 /* after -d ends, how long replies may still arrive */
+#define DEFAULT_TIMEOUT_MS 5000
+#define RETRY_MAX_MS 1000 /* a failed connect is retried after 1, 2, 4 ... up to this */
 
 enum mode { MODE_LOAD, MODE_CHURN, MODE_CONNECT_ONLY };
 
@@ -34,7 +35,10 @@ struct conn {
 	uint64_t *times;        /* ring: start time (ns) of each request in flight */
 	size_t head, n, cap;
 	int connecting;
-	long long opened_ns;    /* churn: when the connect started */
+	long long opened_ns;    /* when the connect started */
+	struct pl_timer retry;  /* the next attempt after a failed connect */
+	unsigned failures;      /* failed connects in a row, for the pause */
+	long long failing_since_ms; /* when the first of them started */
 };
 
 struct bench {
@@ -45,6 +49,7 @@ struct bench {
 	unsigned conns, depth;
 	uint64_t total;          /* -n */
 	long long duration_ms;   /* -d; 0: use -n */
+	long long timeout_ms;    /* -t: for a connect or a reply; 0: no limit */
 	double rate;             /* --rate; 0: closed loop */
 	size_t reply_size;       /* raw */
 	int json, quiet;
@@ -64,9 +69,11 @@ struct bench {
 	uint64_t churned;        /* connections that completed their request */
 	uint64_t inflight;       /* requests sent and not answered, all connections */
 	unsigned alive, connecting; /* connections with an fd; of them, not yet connected */
+	unsigned waiting;        /* connections waiting to retry a failed connect */
+	int connect_warned, timeout_warned, holding, draining;
 	long long start_ns, end_ns, stop_sending_ms;
 	unsigned next_conn;
-	struct pl_timer tick, progress;
+	struct pl_timer tick, progress, end, sweep;
 	struct pl_io pace;       /* the open loop's timerfd */
 	uint64_t last_done;
 	int stopping;
@@ -89,13 +96,16 @@ static noreturn void usage(void)
 	       "Load:\n"
 	       "  -c, --conns N           connections (default 50)\n"
 	       "  -n, --requests N        total requests (default 100000)\n"
-	       "  -d, --duration SECONDS  run this long instead of a count\n"
+	       "  -d, --duration SECONDS  run this long instead of a count (not with -n), then\n"
+	       "                          wait up to --timeout for the replies in flight\n"
 	       "  -P, --pipeline DEPTH    requests in flight per connection (default 1)\n"
-	       "  -r, --rate R            open loop: R requests/s in total, latency measured\n"
+	       "      --rate R            open loop: R requests/s in total, latency measured\n"
 	       "                          from each request's scheduled send time\n"
+	       "  -t, --timeout SECONDS   a connect or a reply not done in this time fails; an\n"
+	       "                          unanswered request is missing (default 5; 0: no limit)\n"
 	       "Requests and replies:\n"
 	       "  -p, --proto PROTO       len (default), line or raw\n"
-	       "  -s, --size BYTES        request payload size (default 5: \"hello\", padded)\n"
+	       "      --size BYTES        request payload size (default 5: \"hello\", padded)\n"
 	       "      --request TEXT      request payload, C escapes allowed\n"
 	       "      --reply-size BYTES  raw: bytes in each reply\n"
 	       "      --expect TEXT       each reply must be TEXT (len/line default: world)\n"
@@ -105,14 +115,16 @@ static noreturn void usage(void)
 	       "      --reset             with --churn: close with a reset (SO_LINGER 0), so\n"
 	       "                          closed connections do not hold local ports in TIME_WAIT\n"
 	       "      --connect-only      open the connections and hold them idle for -d seconds\n"
+	       "                          (without -d, until interrupted)\n"
 	       "Output:\n"
 	       "      --json              one JSON object with every figure\n"
 	       "  -q, --quiet             no progress line\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
-	       "Exit status: 0 when every reply arrived and was right, 1 otherwise, 2 on a\n"
-	       "usage error.\n");
+	       "Options that contradict each other are usage errors (see the man page).\n"
+	       "Exit status: 0 when every reply arrived and was right, 1 otherwise (a request\n"
+	       "still in flight at the end, SIGINT included, is missing), 2 on a usage error.\n");
 	exit(0);
 }
 
@@ -211,12 +223,20 @@ static void check_reply(struct conn *c, const uint8_t *p, size_t len)
 	reply_done(c, ok);
 }
 
-/* Raw replies have no framing: every reply_size bytes are one reply. */
-static void on_raw(struct conn *c, const uint8_t *p, size_t n)
+/*
+ * Raw replies have no framing: every reply_size bytes are one reply.
+ * Returns -1 on bytes that no request asked for (replies longer than
+ * --reply-size): from there on replies and requests are out of step.
+ */
+static int on_raw(struct conn *c, const uint8_t *p, size_t n)
 {
 	struct bench *b = c->b;
 
 	while (n) {
+		if (!c->n) {
+			b->wrong++;
+			return -1;
+		}
 		size_t take = b->reply_size - c->raw_got;
 		if (take > n)
 			take = n;
@@ -231,6 +251,7 @@ static void on_raw(struct conn *c, const uint8_t *p, size_t n)
 			c->raw_bad = 0;
 		}
 	}
+	return 0;
 }
 
 static void refill(struct conn *c)
@@ -258,7 +279,10 @@ static void on_readable(struct conn *c)
 		return;
 	}
 	if (b->proto == PL_PROTO_RAW) {
-		on_raw(c, buf, (size_t)n);
+		if (on_raw(c, buf, (size_t)n) < 0) {
+			conn_close(c);
+			return;
+		}
 	} else {
 		if (pl_decoder_feed(&c->dec, buf, (size_t)n) < 0)
 			cli_die(1, "out of memory");
@@ -287,7 +311,7 @@ static void on_readable(struct conn *c)
 static void start_conn(struct conn *c);
 
 /* Takes back requests queued on a connection that never connected: they
- * were not sent, so they are neither in flight nor, at conn_close, missing. */
+ * were not sent, so they are neither in flight nor, at conn_drop, missing. */
 static void unsend(struct conn *c)
 {
 	c->b->issued -= c->n;
@@ -295,36 +319,8 @@ static void unsend(struct conn *c)
 	c->n = 0;
 }
 
-static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned ev)
-{
-	struct conn *c = (struct conn *)io;
-	struct bench *b = c->b;
-
-	(void)loop;
-	if (c->connecting) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (err) {
-			b->connect_errors++;
-			unsend(c);
-			conn_close(c);
-			return;
-		}
-		c->connecting = 0;
-		b->connecting--;
-		if (b->mode != MODE_CHURN) /* churn queued its request already */
-			refill(c);
-		flush_out(c);
-		return;
-	}
-	if (ev & PL_WRITE)
-		flush_out(c);
-	if (io->fd >= 0 && ev & (PL_READ | PL_ERROR))
-		on_readable(c);
-}
-
-static void conn_close(struct conn *c)
+/* Closes c's socket, if it has one; the requests in flight on it are missing. */
+static void conn_drop(struct conn *c)
 {
 	struct bench *b = c->b;
 
@@ -343,86 +339,237 @@ static void conn_close(struct conn *c)
 	pl_buf_free(&c->out);
 	pl_decoder_free(&c->dec);
 	pl_decoder_init(&c->dec, b->proto, 0xffffffffu);
+}
+
+/* A connected connection ended: the peer closed it, an error, or churn got
+ * its reply.  Churn opens the next one at once; should that connect fail,
+ * its retry waits for a timer, so this never recurses. */
+static void conn_close(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	conn_drop(c);
 	if (b->mode == MODE_CHURN && sending_allowed(b))
 		start_conn(c);
 	finish_if_done(b);
 }
 
+/* The pause before the Nth retry in a row: 1, 2, 4 ... RETRY_MAX_MS. */
+static long long retry_ms(unsigned failures)
+{
+	long long ms = 1LL << (failures < 11 ? failures - 1 : 10);
+
+	return ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS;
+}
+
+/* Whether c, whose connect just failed, tries again: while requests may
+ * still be sent, except that a run without an end time (-n) gives a
+ * connection up once it has failed for --timeout in a row. */
+static int may_retry(const struct conn *c)
+{
+	const struct bench *b = c->b;
+
+	if (!sending_allowed(b))
+		return 0;
+	return b->duration_ms || !b->timeout_ms ||
+	       pl_loop_now(b->loop) - c->failing_since_ms < b->timeout_ms;
+}
+
 /*
- * Churn: a non-blocking connect, and the request sent at once.  Over
- * loopback the handshake is usually done when connect returns, so most
- * connections cost socket, connect, send, one epoll_ctl, recv and close;
- * only the rest wait for writability.  No TCP_NODELAY: Nagle never holds a
- * connection's first segment.  The generator's own cost per connection is
- * what bounds this workload on a small machine.
+ * A connect failed (refused, unreachable, no descriptor or port left): it
+ * is counted, said once, and tried again from a timer after a pause that
+ * doubles up to RETRY_MAX_MS, so an address with nothing behind it costs a
+ * few attempts a second, not a busy loop or a recursion per attempt.
  */
-static void start_churn(struct conn *c)
+static void connect_failed(struct conn *c, int err)
 {
 	struct bench *b = c->b;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	ssize_t n;
-	int fd;
 
-	c->opened_ns = now_ns();
-	pl_addr_to_sockaddr(&b->target, &ss, &len);
-	fd = socket(pl_addr_sa_family(&b->target), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		cli_die(1, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
-		close(fd);
-		b->connect_errors++;
-		return;
+	b->connect_errors++;
+	if (!b->connect_warned) {
+		b->connect_warned = 1;
+		cli_warn("connect to %s: %s", cli_addr_str(&b->target), strerror(err));
 	}
-	pl_io_init(&c->io, fd, on_conn, c);
-	b->alive++;
-	send_request(c, (uint64_t)c->opened_ns);
-	n = send(fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
-	if (n > 0) {
-		pl_buf_consume(&c->out, (size_t)n);
-		pl_io_start(b->loop, &c->io, PL_READ | (pl_buf_len(&c->out) ? PL_WRITE : 0));
-	} else if (errno == EAGAIN || errno == ENOTCONN || errno == EINPROGRESS) {
-		c->connecting = 1;
-		b->connecting++;
-		pl_io_start(b->loop, &c->io, PL_WRITE);
-	} else {
-		b->connect_errors++;
-		unsend(c);
-		conn_close(c);
+	unsend(c);
+	conn_drop(c);
+	if (c->failures++ == 0) /* the loop's clock is CLOCK_MONOTONIC too */
+		c->failing_since_ms = c->opened_ns / 1000000;
+	if (may_retry(c)) {
+		b->waiting++;
+		pl_timer_start(b->loop, &c->retry, retry_ms(c->failures));
+	}
+	finish_if_done(b);
+}
+
+static void on_retry(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct conn *c = t->data;
+
+	(void)loop;
+	c->b->waiting--;
+	if (sending_allowed(c->b))
+		start_conn(c);
+	finish_if_done(c->b);
+}
+
+/* --connect-only: every connection is up; the -d seconds of holding start. */
+static void holding(struct bench *b)
+{
+	b->holding = 1;
+	if (!b->json)
+		printf("holding %u connections\n", b->conns);
+	fflush(stdout);
+	if (b->duration_ms) {
+		b->stop_sending_ms = pl_loop_now(b->loop) + b->duration_ms;
+		pl_timer_start(b->loop, &b->end, b->duration_ms);
 	}
 }
 
+/* c has connected: what it waits to send can go. */
+static void conn_ready(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	c->failures = 0;
+	c->connecting = 0;
+	b->connecting--;
+	if (b->mode == MODE_CONNECT_ONLY) {
+		pl_io_start(b->loop, &c->io, PL_READ);
+		if (!b->holding && b->alive - b->connecting == b->conns)
+			holding(b);
+		return;
+	}
+	if (b->mode == MODE_LOAD)
+		refill(c); /* churn queued its request already */
+	flush_out(c);
+}
+
+static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned ev)
+{
+	struct conn *c = (struct conn *)io;
+
+	(void)loop;
+	if (c->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err)
+			connect_failed(c, err);
+		else
+			conn_ready(c);
+		return;
+	}
+	if (ev & PL_WRITE)
+		flush_out(c);
+	if (io->fd >= 0 && ev & (PL_READ | PL_ERROR))
+		on_readable(c);
+}
+
+/* Churn sends its request at once: over loopback the handshake is usually
+ * done when connect returns, so most connections cost socket, connect,
+ * send, one epoll_ctl, recv and close; only the rest wait for writability. */
+static void churn_send(struct conn *c)
+{
+	ssize_t n;
+
+	send_request(c, (uint64_t)c->opened_ns);
+	n = send(c->io.fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
+	if (n >= 0) {
+		pl_buf_consume(&c->out, (size_t)n);
+		conn_ready(c);
+	} else if (errno == EAGAIN || errno == ENOTCONN || errno == EINPROGRESS) {
+		pl_io_start(c->b->loop, &c->io, PL_WRITE);
+	} else {
+		connect_failed(c, errno);
+	}
+}
+
+/*
+ * Opens c with a non-blocking connect, so a slow or silent address holds up
+ * nothing else.  Load connections get TCP_NODELAY, so pipelined requests do
+ * not wait on Nagle; churn's one request never would.  The generator's own
+ * cost per connection is what bounds churn on a small machine.
+ */
 static void start_conn(struct conn *c)
 {
 	struct bench *b = c->b;
-	struct pl_connect_opts o = { .timeout_ms = 10000, .nonblock = 1 };
-	int fd;
+	int family = pl_addr_sa_family(&b->target), fd, r;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (b->mode == MODE_CHURN) {
-		start_churn(c);
+	c->opened_ns = now_ns();
+	pl_addr_to_sockaddr(&b->target, &ss, &len);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		connect_failed(c, errno);
 		return;
 	}
-	fd = pl_connect(&b->target, 1, &o, NULL);
-	if (fd < 0)
-		cli_die(1, "connect to %s: %s", cli_addr_str(&b->target), strerror(-fd));
+	if (b->mode == MODE_LOAD && family != AF_UNIX)
+		pl_sock_nodelay(fd);
+	r = connect(fd, (struct sockaddr *)&ss, len);
+	if (r < 0 && errno != EINPROGRESS) {
+		int err = errno;
+		close(fd);
+		connect_failed(c, err);
+		return;
+	}
 	pl_io_init(&c->io, fd, on_conn, c);
 	b->alive++;
-	if (b->mode == MODE_LOAD) {
-		refill(c);
-		flush_out(c);
-	} else {
-		pl_io_start(b->loop, &c->io, PL_READ);
-	}
+	c->connecting = 1;
+	b->connecting++;
+	if (b->mode == MODE_CHURN)
+		churn_send(c);
+	else if (r == 0)
+		conn_ready(c);
+	else
+		pl_io_start(b->loop, &c->io, PL_WRITE);
 }
 
+/* How many connections to open: a short -n run no more than it fills. */
+static unsigned conns_to_open(const struct bench *b)
+{
+	uint64_t need;
+
+	if (b->mode == MODE_CONNECT_ONLY || b->duration_ms || b->rate > 0)
+		return b->conns;
+	need = b->mode == MODE_CHURN ? b->total : (b->total + b->depth - 1) / b->depth;
+	return need < b->conns ? (unsigned)need : b->conns;
+}
+
+static void finish(struct bench *b)
+{
+	b->stopping = 1;
+	if (!b->end_ns)
+		b->end_ns = now_ns();
+	pl_loop_stop(b->loop);
+}
+
+/* Ends the run once nothing is in flight and nothing more will be sent:
+ * sending is over, or no connection is left to send on. */
 static void finish_if_done(struct bench *b)
 {
-	if (b->mode == MODE_CONNECT_ONLY || b->inflight || b->connecting)
+	if (b->mode == MODE_CONNECT_ONLY) {
+		if (!b->alive && !b->waiting)
+			finish(b); /* nothing left to hold */
 		return;
-	if (b->alive && sending_allowed(b))
+	}
+	if (b->inflight)
 		return;
-	b->end_ns = now_ns();
-	pl_loop_stop(b->loop);
+	if (sending_allowed(b) && (b->alive || b->waiting))
+		return;
+	finish(b);
+}
+
+/* Open loop: the next connection with a socket, in turn, or NULL. */
+static struct conn *next_open(struct bench *b)
+{
+	for (unsigned i = 0; i < b->conns; i++) {
+		struct conn *c = &b->c[b->next_conn++ % b->conns];
+		if (c->io.fd >= 0)
+			return c;
+	}
+	return NULL;
 }
 
 /* Open loop: hands out the requests that are due, each with its scheduled
@@ -436,11 +583,12 @@ static int issue_due(struct bench *b)
 	if (b->duration_ms == 0 && due > b->total)
 		due = b->total;
 	while (b->issued < due && sending_allowed(b)) {
-		struct conn *c = &b->c[b->next_conn++ % b->conns];
-		if (c->io.fd < 0)
-			continue;
+		struct conn *c = next_open(b);
+		if (!c)
+			break; /* none is open: they wait to retry their connects */
 		send_request(c, (uint64_t)(b->start_ns + (long long)((double)b->issued * 1e9 / b->rate)));
-		flush_out(c);
+		if (!c->connecting)
+			flush_out(c); /* a connecting one sends when it is up */
 	}
 	if (sending_allowed(b))
 		return 1;
@@ -507,28 +655,72 @@ static void on_progress(struct pl_loop *loop, struct pl_timer *t)
 	pl_timer_start(loop, t, 1000);
 }
 
+/* -d is over: sending stops, and the replies in flight get --timeout to
+ * arrive (with -t 0, as long as they take). */
 static void on_end_of_duration(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct bench *b = t->data;
 
-	if (b->mode == MODE_CONNECT_ONLY || pl_loop_now(loop) >= b->stop_sending_ms + DRAIN_MS) {
-		b->stopping = 1;
-		b->end_ns = now_ns();
-		pl_loop_stop(loop);
+	if (b->mode == MODE_CONNECT_ONLY || b->draining) {
+		finish(b);
 		return;
 	}
+	b->draining = 1;
 	finish_if_done(b);
-	pl_timer_start(loop, t, b->stop_sending_ms + DRAIN_MS - pl_loop_now(loop));
+	if (!b->stopping && b->timeout_ms)
+		pl_timer_start(loop, t, b->timeout_ms);
+}
+
+/* A connection's oldest request waited --timeout: it is missing.  Only
+ * closing the connection keeps its late reply from being taken for the
+ * next request's; the others in flight on it are missing too. */
+static void reply_timed_out(struct conn *c)
+{
+	struct bench *b = c->b;
+
+	if (!b->timeout_warned) {
+		b->timeout_warned = 1;
+		cli_warn("%s: no reply within %.3g s", cli_addr_str(&b->target),
+			 (double)b->timeout_ms / 1000.0);
+	}
+	conn_close(c);
+}
+
+/* How often the sweep looks: a fifth of --timeout, from 10 ms to 1 s, so
+ * a request is given up at most that long after its time is up. */
+static long long sweep_ms(const struct bench *b)
+{
+	long long ms = b->timeout_ms / 5;
+
+	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+}
+
+/* Gives up the connects and replies that waited --timeout.  Replies come
+ * in order, so only each connection's oldest request needs a look. */
+static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct bench *b = t->data;
+	long long now = now_ns(), limit = b->timeout_ms * 1000000LL;
+
+	for (unsigned i = 0; i < b->conns && !b->stopping; i++) {
+		struct conn *c = &b->c[i];
+		if (c->io.fd < 0)
+			continue;
+		if (c->connecting && now - c->opened_ns >= limit)
+			connect_failed(c, ETIMEDOUT);
+		else if (!c->connecting && c->n && now - (long long)c->times[c->head] >= limit)
+			reply_timed_out(c);
+	}
+	pl_timer_start(loop, t, sweep_ms(b));
 }
 
 static void on_signal(struct pl_loop *loop, int signo, void *arg)
 {
 	struct bench *b = arg;
 
+	(void)loop;
 	(void)signo;
-	b->stopping = 1;
-	b->end_ns = now_ns();
-	pl_loop_stop(loop);
+	finish(b);
 }
 
 static void build_request(struct bench *b, const char *request, size_t size)
@@ -546,6 +738,8 @@ static void build_request(struct bench *b, const char *request, size_t size)
 	}
 	if (b->proto == PL_PROTO_LINE && memchr(b->payload, '\n', b->payload_len))
 		cli_usage_error("--proto line: a request cannot contain a newline");
+	if (b->proto == PL_PROTO_RAW && b->payload_len == 0)
+		cli_usage_error("--proto raw: an empty request sends nothing, so no reply would come");
 	if (pl_frame_append(b->proto, &framed, b->payload, b->payload_len) < 0)
 		cli_die(1, "out of memory");
 	b->req = pl_buf_head(&framed);
@@ -591,62 +785,104 @@ static void report(const struct bench *b)
 	       (unsigned long long)b->missing, (unsigned long long)b->connect_errors);
 }
 
-static void parse(struct bench *b, int argc, char **argv)
-{
-	static const struct option longs[] = {
-		{ "conns", required_argument, 0, 'c' },     { "requests", required_argument, 0, 'n' },
-		{ "duration", required_argument, 0, 'd' },  { "pipeline", required_argument, 0, 'P' },
-		{ "rate", required_argument, 0, 'r' },      { "proto", required_argument, 0, 'p' },
-		{ "size", required_argument, 0, 's' },      { "request", required_argument, 0, 1 },
-		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
-		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
-		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
-		{ "reset", no_argument, 0, 8 },
-		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
-	};
-	const char *request = NULL, *expect = NULL;
-	size_t size = 5;
-	int echo = 0, ch;
+/* The options that can clash with others, one bit each, in opt_names order. */
+enum {
+	O_REQUESTS = 1 << 0, O_DURATION = 1 << 1, O_PIPELINE = 1 << 2, O_RATE = 1 << 3,
+	O_SIZE = 1 << 4, O_REQUEST = 1 << 5, O_EXPECT = 1 << 6, O_ECHO = 1 << 7,
+	O_REPLY_SIZE = 1 << 8, O_CHURN = 1 << 9, O_CONNECT_ONLY = 1 << 10, O_RESET = 1 << 11,
+	O_PROTO = 1 << 12,
+};
+#define O_REQUEST_SHAPING (O_REQUESTS | O_PIPELINE | O_RATE | O_SIZE | O_REQUEST | O_EXPECT | \
+			   O_ECHO | O_REPLY_SIZE | O_PROTO)
 
-	while ((ch = getopt_long(argc, argv, "c:n:d:P:r:p:s:qhV", longs, NULL)) != -1) {
-		switch (ch) {
-		case 'c': b->conns = (unsigned)cli_uint("--conns", optarg, 1000000); break;
-		case 'n': b->total = cli_uint("--requests", optarg, 1ULL << 40); break;
-		case 'd': b->duration_ms = cli_seconds_ms("--duration", optarg); break;
-		case 'P': b->depth = (unsigned)cli_uint("--pipeline", optarg, 1000000); break;
-		case 'r': b->rate = (double)cli_uint("--rate", optarg, 100000000); break;
-		case 'p':
-			if (pl_proto_parse(optarg, &b->proto) < 0)
-				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
-			break;
-		case 's': size = cli_size("--size", optarg, 1ULL << 30); break;
-		case 1: request = optarg; break;
-		case 2: b->reply_size = cli_size("--reply-size", optarg, 1ULL << 30); break;
-		case 3: expect = optarg; break;
-		case 4: echo = 1; break;
-		case 5: b->mode = MODE_CHURN; break;
-		case 8: b->churn_reset = 1; break;
-		case 6: b->mode = MODE_CONNECT_ONLY; break;
-		case 7: b->json = 1; break;
-		case 'q': b->quiet = 1; break;
-		case 'h': usage();
-		case 'V': cli_version();
-		default: cli_usage_error("unknown option");
-		}
+static const char *opt_name(unsigned bit)
+{
+	static const char *const names[] = {
+		"--requests", "--duration", "--pipeline", "--rate", "--size", "--request",
+		"--expect", "--expect-echo", "--reply-size", "--churn", "--connect-only",
+		"--reset", "--proto",
+	};
+	unsigned i = 0;
+
+	while (!(bit & 1u << i))
+		i++;
+	return names[i];
+}
+
+/*
+ * Options that contradict each other are refused, with the reason, rather
+ * than one quietly overriding the other: a run that measured something
+ * else than asked for is worse than no run.
+ */
+static void check_clashes(unsigned given)
+{
+	static const struct { unsigned a, b; const char *why; } clashes[] = {
+		{ O_REQUESTS, O_DURATION, "a run is a count of requests or a time" },
+		{ O_CHURN, O_CONNECT_ONLY, "they are two modes" },
+		{ O_EXPECT, O_ECHO, "both say what a reply must be" },
+		{ O_SIZE, O_REQUEST, "--request sets the size" },
+		{ O_RATE, O_CHURN, "--churn opens a connection per request, at its own pace" },
+		{ O_RATE, O_PIPELINE, "the open loop's schedule sets what is in flight" },
+		{ O_PIPELINE, O_CHURN, "--churn sends one request per connection" },
+	};
+
+	for (size_t i = 0; i < sizeof(clashes) / sizeof(clashes[0]); i++)
+		if ((given & clashes[i].a) && (given & clashes[i].b))
+			cli_usage_error("%s and %s cannot be combined: %s", opt_name(clashes[i].a),
+					opt_name(clashes[i].b), clashes[i].why);
+	if (given & O_CONNECT_ONLY && given & O_REQUEST_SHAPING)
+		cli_usage_error("--connect-only and %s cannot be combined: --connect-only sends "
+				"no requests", opt_name(given & O_REQUEST_SHAPING & -(given & O_REQUEST_SHAPING)));
+	if (given & O_RESET && !(given & O_CHURN))
+		cli_usage_error("--reset goes with --churn (it is how churn closes)");
+}
+
+/*
+ * getopt's own messages are off (the ':' in front of the option string):
+ * one line says which option is wrong and how, then the --help hint.
+ * A long option that failed is the argument getopt just stepped over; a
+ * short one is optopt (the argument may hold several).
+ */
+static noreturn void bad_option(const struct option *longs, char **argv, int ch)
+{
+	const char *arg = argv[optind - 1], *name = arg + 2;
+	int len = (int)strcspn(name, "="), matches = 0, is_long = strncmp(arg, "--", 2) == 0;
+
+	for (const struct option *o = longs; is_long && o->name; o++)
+		if (strncmp(o->name, name, (size_t)len) == 0 && (!optopt || o->val == optopt))
+			matches++;
+	if (!is_long || (optopt && !matches)) {
+		if (ch == ':')
+			cli_usage_error("option '-%c' needs a value", optopt);
+		cli_usage_error("unknown option '-%c'", optopt);
 	}
-	if (b->conns == 0 || b->depth == 0)
-		cli_usage_error("--conns and --pipeline must be at least 1");
-	if (b->total == 0 && !b->duration_ms && b->mode != MODE_CONNECT_ONLY)
-		cli_usage_error("--requests must be at least 1");
-	if (b->proto == PL_PROTO_RAW && !b->reply_size)
-		cli_usage_error("--proto raw needs --reply-size (raw replies have no framing)");
-	if (b->proto != PL_PROTO_RAW && b->reply_size)
-		cli_usage_error("--reply-size goes with --proto raw");
-	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
-	build_request(b, request, size);
+	if (ch == ':')
+		cli_usage_error("option '--%.*s' needs a value", len, name);
+	if (optopt)
+		cli_usage_error("option '--%.*s' takes no value", len, name);
+	if (matches > 1)
+		cli_usage_error("option '--%.*s' is ambiguous", len, name);
+	cli_usage_error("unknown option '--%.*s'", len, name);
+}
+
+/* A count where 0 would mean nothing: 1 to max (cli_uint allows 0). */
+static unsigned long long count_opt(const char *opt, const char *s, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || v < 1 || v > max)
+		cli_usage_error("%s: '%s' is not a number from 1 to %llu", opt, s, max);
+	return v;
+}
+
+/* What each reply must be: --expect-echo, --expect, or for len and line
+ * "world"; raw replies are only counted unless one of those says. */
+static void set_expect(struct bench *b, const char *expect, int echo)
+{
 	if (echo) {
-		expect = NULL;
 		b->expect = b->payload;
 		b->expect_len = b->payload_len;
 		b->check_content = 1;
@@ -655,18 +891,96 @@ static void parse(struct bench *b, int argc, char **argv)
 		b->expect_len = cli_unescape_opt("--expect", expect ? expect : "world", b->expect);
 		b->check_content = 1;
 	}
+	if (b->proto == PL_PROTO_LINE && b->check_content && memchr(b->expect, '\n', b->expect_len))
+		cli_usage_error("--proto line: a reply cannot contain a newline");
 	if (b->proto == PL_PROTO_RAW && b->check_content && b->expect_len != b->reply_size)
-		cli_usage_error("--expect must be --reply-size bytes long");
+		cli_usage_error("%s: a reply of %zu bytes, but --reply-size is %zu",
+				echo ? "--expect-echo" : "--expect", b->expect_len, b->reply_size);
+}
+
+static void parse(struct bench *b, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "conns", required_argument, 0, 'c' },     { "requests", required_argument, 0, 'n' },
+		{ "duration", required_argument, 0, 'd' },  { "pipeline", required_argument, 0, 'P' },
+		{ "rate", required_argument, 0, 9 },        { "proto", required_argument, 0, 'p' },
+		{ "size", required_argument, 0, 10 },       { "request", required_argument, 0, 1 },
+		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
+		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
+		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
+		{ "reset", no_argument, 0, 8 },             { "timeout", required_argument, 0, 't' },
+		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
+	};
+	const char *request = NULL, *expect = NULL;
+	size_t size = 5;
+	unsigned given = 0;
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:n:d:P:p:t:qhV", longs, NULL)) != -1) {
+		switch (ch) {
+		case 'c': b->conns = (unsigned)count_opt("--conns", optarg, 1000000); break;
+		case 'n': b->total = count_opt("--requests", optarg, 1ULL << 40); given |= O_REQUESTS; break;
+		case 'd':
+			b->duration_ms = cli_seconds_ms("--duration", optarg);
+			if (b->duration_ms == 0)
+				cli_usage_error("--duration: '%s' is not a number of seconds from "
+						"0.001 to %d", optarg, CLI_SECONDS_MAX);
+			given |= O_DURATION;
+			break;
+		case 't': b->timeout_ms = cli_seconds_ms("--timeout", optarg); break;
+		case 'P': b->depth = (unsigned)count_opt("--pipeline", optarg, 1000000); given |= O_PIPELINE; break;
+		case 9: b->rate = (double)count_opt("--rate", optarg, 100000000); given |= O_RATE; break;
+		case 'p':
+			if (pl_proto_parse(optarg, &b->proto) < 0)
+				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
+			given |= O_PROTO;
+			break;
+		case 10: size = cli_size("--size", optarg, 1ULL << 30); given |= O_SIZE; break;
+		case 1: request = optarg; given |= O_REQUEST; break;
+		case 2:
+			b->reply_size = cli_size("--reply-size", optarg, 1ULL << 30);
+			if (!b->reply_size)
+				cli_usage_error("--reply-size: '%s' is not a size from 1 to %llu "
+						"(K, M, G allowed)", optarg, 1ULL << 30);
+			given |= O_REPLY_SIZE;
+			break;
+		case 3: expect = optarg; given |= O_EXPECT; break;
+		case 4: given |= O_ECHO; break;
+		case 5: b->mode = MODE_CHURN; given |= O_CHURN; break;
+		case 6: b->mode = MODE_CONNECT_ONLY; given |= O_CONNECT_ONLY; break;
+		case 7: b->json = 1; break;
+		case 8: b->churn_reset = 1; given |= O_RESET; break;
+		case 'q': b->quiet = 1; break;
+		case 'h': usage();
+		case 'V': cli_version();
+		default: bad_option(longs, argv, ch);
+		}
+	}
+	if (argc - optind > 1)
+		cli_usage_error("unexpected argument '%s' (one ADDRESS at most)", argv[optind + 1]);
+	check_clashes(given);
+	if (b->proto == PL_PROTO_RAW && !b->reply_size && b->mode != MODE_CONNECT_ONLY)
+		cli_usage_error("--proto raw needs --reply-size (raw replies have no framing)");
+	if (b->proto != PL_PROTO_RAW && b->reply_size)
+		cli_usage_error("--reply-size goes with --proto raw");
+	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
+	if (b->mode == MODE_CONNECT_ONLY)
+		return;
+	build_request(b, request, size);
+	set_expect(b, expect, (given & O_ECHO) != 0);
 }
 
 int main(int argc, char **argv)
 {
-	struct bench b = { .conns = 50, .depth = 1, .total = 100000, .pace.fd = -1 };
-	struct pl_timer end;
+	struct bench b = { .conns = 50, .depth = 1, .total = 100000,
+			   .timeout_ms = DEFAULT_TIMEOUT_MS, .pace.fd = -1 };
 	size_t n;
 	int r;
 
 	cli_prog = "parley-bench";
+	cli_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	parse(&b, argc, argv);
 	r = pl_addr_resolve(&b.addr, PL_FAMILY_ANY, &b.target, 1, &n);
@@ -681,46 +995,38 @@ int main(int argc, char **argv)
 		b.c[i].b = &b;
 		b.c[i].io.fd = -1;
 		pl_decoder_init(&b.c[i].dec, b.proto, 0xffffffffu);
+		pl_timer_init(&b.c[i].retry, on_retry, &b.c[i]);
 	}
 	pl_timer_init(&b.tick, on_tick, &b);
 	pl_timer_init(&b.progress, on_progress, &b);
-	pl_timer_init(&end, on_end_of_duration, &b);
+	pl_timer_init(&b.end, on_end_of_duration, &b);
+	pl_timer_init(&b.sweep, on_sweep, &b);
 	b.start_ns = now_ns();
 	b.stop_sending_ms = pl_loop_now(b.loop) + b.duration_ms;
-	if (b.mode == MODE_CONNECT_ONLY) {
-		for (unsigned i = 0; i < b.conns; i++)
-			start_conn(&b.c[i]);
-		if (!b.json)
-			printf("holding %u connections\n", b.conns);
-		fflush(stdout);
-	}
-	b.start_ns = now_ns();
 	if (b.duration_ms)
-		pl_timer_start(b.loop, &end, b.duration_ms);
-	if (b.mode != MODE_CONNECT_ONLY) {
-		if (b.rate > 0) {
-			for (unsigned i = 0; i < b.conns; i++)
-				start_conn(&b.c[i]);
-			start_pacing(&b);
-		} else {
-			for (unsigned i = 0; i < b.conns && sending_allowed(&b); i++)
-				start_conn(&b.c[i]);
-		}
-	}
+		pl_timer_start(b.loop, &b.end, b.duration_ms);
+	for (unsigned i = 0, n_open = conns_to_open(&b); i < n_open; i++)
+		start_conn(&b.c[i]);
+	if (b.rate > 0)
+		start_pacing(&b);
+	if (b.timeout_ms)
+		pl_timer_start(b.loop, &b.sweep, sweep_ms(&b));
 	if (!b.quiet && !b.json && isatty(STDOUT_FILENO))
 		pl_timer_start(b.loop, &b.progress, 1000);
 	finish_if_done(&b);
-	if (b.inflight || b.alive || b.mode == MODE_CONNECT_ONLY)
+	if (!b.stopping)
 		pl_loop_run(b.loop);
 	if (!b.end_ns)
 		b.end_ns = now_ns();
+	for (unsigned i = 0; i < b.conns; i++)
+		conn_drop(&b.c[i]); /* what is still in flight is missing */
 	if (pl_timer_active(&b.progress))
 		fprintf(stderr, "\r\033[K"); /* erase the progress line */
 	report(&b);
-	fflush(stdout);
+	/* a reader that stopped early (| head) is no failure of the run */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
+		cli_die(1, "write to stdout: %s", strerror(errno));
 	for (unsigned i = 0; i < b.conns; i++) {
-		if (b.c[i].io.fd >= 0)
-			close(b.c[i].io.fd);
 		pl_buf_free(&b.c[i].out);
 		pl_decoder_free(&b.c[i].dec);
 		free(b.c[i].times);
