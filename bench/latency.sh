@@ -34,7 +34,7 @@ one() {
 	s0=$(ticks "$pid")
 	# bash's own time: user and system seconds of the generator
 	out=$( { TIMEFORMAT='gen %U %S'; time taskset -c 1 "$BUILD/parley-bench" -q --json "${extra[@]}" \
-		-c 50 -r "$2" -d 3 "$addr"; } 2>"$TMP/time")
+		-c 50 --rate "$2" -d 3 "$addr"; } 2>"$TMP/time")
 	s1=$(ticks "$pid")
 	g=$(awk '/^gen / { printf "%.0f", ($2 + $3) / 3 * 100 }' "$TMP/time")
 	echo "$(field p99_us "$out") $(awk -v d=$((s1 - s0)) -v hz="$HZ" 'BEGIN { printf "%.0f", d / hz / 3 * 100 }') $g" >>"$TMP/$1.$2"

@@ -139,7 +139,7 @@ if want W4; then
 	RATE=$(awk -v r="$base" 'BEGIN { printf "%d", r * 0.75 }')
 	log "bench: W4 open loop at $RATE requests/s (75% of $([ "$HAVE_REDIS" = 1 ] && echo Redis || echo parley)'s W2)"
 	for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}" parleybp; do
-		gen "$s" -c 50 -r "$RATE" -d "$D"; o=$OUT; put W4,$s,p99 "$(field p99_us "$o")"; put W4,$s,p999 "$(field p999_us "$o")"
+		gen "$s" -c 50 --rate "$RATE" -d "$D"; o=$OUT; put W4,$s,p99 "$(field p99_us "$o")"; put W4,$s,p999 "$(field p999_us "$o")"
 	done; done
 fi
 
