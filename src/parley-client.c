@@ -407,6 +407,7 @@ int main(int argc, char **argv)
 	const char *src_text = NULL;
 	int ch;
 
+	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
 	while ((ch = getopt_long(argc, argv, "46s:t:vp:hVSNw:q:", longs, NULL)) != -1) {
 		switch (ch) {

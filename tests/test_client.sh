@@ -109,3 +109,23 @@ test_help_and_version() {
 		expect_match "$out" '^parley-(server|client) [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-z]+\)$'
 	done
 }
+
+test_client_closed_stdin_reads_as_empty() {
+	# started with fd 0 closed, the socket must not become "stdin"
+	start_server --echo 127.0.0.1:0
+	err=$(timeout 5 "$CLIENT" "$ADDR" - <&- 2>&1)
+	expect_eq "$?" 0 "exit of '$ADDR -' (124 would be a hang)"
+	expect_eq "$err" "" "output"
+	out=$(timeout 5 "$CLIENT" "$ADDR" one - two <&- 2>&1)
+	expect_eq "$?" 0 "exit of 'one - two'"
+	expect_eq "$out" $'server says: one\nserver says: two'
+	stop_server
+}
+
+test_client_stream_closed_stdin_is_eof() {
+	start_server -q --proto raw --echo 127.0.0.1:0
+	out=$(timeout 5 "$CLIENT" --stream "$ADDR" <&- 2>&1)
+	expect_eq "$?" 0 "exit (124 would be a hang)"
+	expect_eq "$out" "" "output"
+	stop_server
+}
