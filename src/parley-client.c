@@ -28,6 +28,8 @@ struct client {
 	uint32_t max_msg;
 	long long timeout_ms;
 	int verbose;
+	const struct pl_addr *source; /* -s, resolved; NULL: the OS picks */
+	int bind_failed;       /* pl_connect: the last failure was binding source */
 	int stream, no_shutdown;
 	long long idle_ms, quit_ms; /* --stream: -w and -q; < 0 when unset */
 	char **msgs;
@@ -72,6 +74,26 @@ static noreturn void usage(void)
 	exit(0);
 }
 
+/* The source address as given to bind: without the port when the OS picks it. */
+static const char *source_str(const struct pl_addr *src)
+{
+	static char text[PL_ADDR_TEXT_MAX];
+	size_t n = (size_t)pl_addr_format(src, text, sizeof(text));
+
+	if (src->port == 0 && n > 2 && n < sizeof(text) && strcmp(text + n - 2, ":0") == 0)
+		text[n - 2] = '\0';
+	return text;
+}
+
+/* One line for a failed attempt: the bind of the source, or the connect. */
+static void warn_failed(const struct client *c, const struct pl_addr *t, int err)
+{
+	if (c->bind_failed)
+		cli_warn("bind to %s: %s", source_str(c->source), strerror(-err));
+	else
+		cli_warn("connect to %s: %s", cli_addr_str(t), strerror(-err));
+}
+
 static void on_attempt(const struct pl_addr *t, int result, void *arg)
 {
 	struct client *c = arg;
@@ -83,7 +105,7 @@ static void on_attempt(const struct pl_addr *t, int result, void *arg)
 	else if (result == -ECANCELED)
 		fprintf(stderr, "cancelled %s: another address connected first\n", cli_addr_str(t));
 	else
-		cli_warn("connect to %s: %s", cli_addr_str(t), strerror(-result));
+		warn_failed(c, t, result);
 }
 
 static int resolve_source(struct pl_addr *src, enum pl_family fam)
@@ -99,14 +121,13 @@ static int resolve_source(struct pl_addr *src, enum pl_family fam)
 	return 0;
 }
 
-static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family fam,
-		      const struct pl_addr *src)
+static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family fam)
 {
 	static struct pl_addr targets[MAX_TARGETS];
 	struct pl_connect_opts co = {
 		.timeout_ms = (int)c->timeout_ms, .stagger_ms = PL_CONNECT_STAGGER_MS,
-		.source = src, .nonblock = 1,
-		.on_attempt = on_attempt, .arg = c,
+		.source = c->source, .nonblock = 1,
+		.on_attempt = on_attempt, .arg = c, .bind_failed = &c->bind_failed,
 	};
 	size_t n, failed;
 	int r = pl_addr_resolve(a, fam, targets, MAX_TARGETS, &n);
@@ -121,7 +142,7 @@ static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family 
 			cli_addr_str(a));
 	if (fd < 0) {
 		if (!c->verbose)
-			cli_warn("connect to %s: %s", cli_addr_str(&targets[failed]), strerror(-fd));
+			warn_failed(c, &targets[failed], fd);
 		exit(1);
 	}
 	return fd;
@@ -443,11 +464,12 @@ int main(int argc, char **argv)
 	if (src_text) {
 		cli_addr(&src, src_text, 0, PL_ADDR_PASSIVE);
 		resolve_source(&src, fam);
+		c.source = &src;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	pl_decoder_init(&c.dec, c.proto, c.max_msg);
 
-	c.fd = connect_to(&c, &addr, fam, src_text ? &src : NULL);
+	c.fd = connect_to(&c, &addr, fam);
 	{
 		static char peer_text[PL_ADDR_TEXT_MAX];
 		struct pl_addr peer;

@@ -129,3 +129,17 @@ test_client_stream_closed_stdin_is_eof() {
 	expect_eq "$out" "" "output"
 	stop_server
 }
+
+test_client_source_bind_failure_names_bind() {
+	# 10.99.99.99 and 192.0.2.1 are on no local interface: bind fails at
+	# once (EADDRNOTAVAIL) and nothing is sent
+	start_server 127.0.0.1:0
+	err=$(client -s 10.99.99.99 "$ADDR" 2>&1)
+	expect_eq "$?" 1 "exit"
+	expect_eq "$err" "parley-client: bind to 10.99.99.99: Cannot assign requested address"
+	err=$(client -s 192.0.2.1:4321 "$ADDR" 2>&1)
+	expect_eq "$err" "parley-client: bind to 192.0.2.1:4321: Cannot assign requested address"
+	err=$(client -v -s 10.99.99.99 "$ADDR" 2>&1)
+	expect_eq "$err" "trying $ADDR"$'\n'"parley-client: bind to 10.99.99.99: Cannot assign requested address" "with -v"
+	stop_server
+}
