@@ -1,6 +1,7 @@
 /* parley-client - sends messages, prints replies. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ struct client {
 	const struct pl_addr *source; /* -s, resolved; NULL: the OS picks */
 	int bind_failed;       /* pl_connect: the last failure was binding source */
 	int stream, no_shutdown;
-	long long idle_ms, quit_ms; /* --stream: -w and -q; < 0 when unset */
+	long long idle_ms, quit_ms; /* --stream: -w and --quit; < 0 when unset */
 	char **msgs;
 	int nmsgs, next;       /* argv messages; next to queue */
 	int in_stdin;          /* the current message source is stdin ("-") */
@@ -55,7 +56,8 @@ static noreturn void usage(void)
 	       "  -4                      IPv4 addresses only\n"
 	       "  -6                      IPv6 addresses only\n"
 	       "  -s, --source ADDRESS    bind this local address (and port) before connecting\n"
-	       "  -t, --timeout SECONDS   bound the connect and the wait for each reply (default 10)\n"
+	       "  -t, --timeout SECONDS   bound the connect and the wait for each reply\n"
+	       "                          (default 10; 0: no limit)\n"
 	       "  -v, --verbose           print each connect attempt and both ends once connected\n"
 	       "Protocol:\n"
 	       "  -p, --proto PROTO       framing: len (default), line or raw\n"
@@ -63,8 +65,8 @@ static noreturn void usage(void)
 	       "Streaming (like nc):\n"
 	       "  -S, --stream            copy stdin to the socket and the socket to stdout, raw\n"
 	       "  -N, --no-shutdown       keep the write side open after stdin ends\n"
-	       "  -w, --idle SECONDS      fail when no data moves for this long\n"
-	       "  -q, --quit SECONDS      exit this long after stdin ends\n"
+	       "  -w, --idle SECONDS      fail when no data moves for this long (0: no limit)\n"
+	       "      --quit SECONDS      exit this long after stdin ends (nc's -q)\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
@@ -121,11 +123,22 @@ static int resolve_source(struct pl_addr *src, enum pl_family fam)
 	return 0;
 }
 
+/*
+ * poll's timeout for ms milliseconds left (< 0: none).  poll takes an int:
+ * a longer wait is cut to INT_MAX ms (24.8 days) and the loop waits again,
+ * where a cast would wrap (-t 4294968 waited 0.7 s).
+ */
+static int poll_ms(long long ms)
+{
+	return ms < 0 ? -1 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family fam)
 {
 	static struct pl_addr targets[MAX_TARGETS];
 	struct pl_connect_opts co = {
-		.timeout_ms = (int)c->timeout_ms, .stagger_ms = PL_CONNECT_STAGGER_MS,
+		/* 0 is no limit for both; past INT_MAX ms the kernel gives up first */
+		.timeout_ms = poll_ms(c->timeout_ms), .stagger_ms = PL_CONNECT_STAGGER_MS,
 		.source = c->source, .nonblock = 1,
 		.on_attempt = on_attempt, .arg = c, .bind_failed = &c->bind_failed,
 	};
@@ -289,7 +302,7 @@ static void run(struct client *c)
 			long long left = c->deadline - now;
 			if (left <= 0)
 				cli_die(1, "%s: no reply within %.3g s", c->peer, c->timeout_ms / 1000.0);
-			timeout = (int)left;
+			timeout = poll_ms(left);
 		}
 		r = poll(p, 2, timeout);
 		if (r < 0 && errno != EINTR)
@@ -360,7 +373,7 @@ static int stream_timeout(const struct client *c, long long now, long long last,
 			return -2;
 		t = t < 0 || q < t ? q : t;
 	}
-	return t > 1 << 30 ? 1 << 30 : (int)t;
+	return poll_ms(t);
 }
 
 static void stream(struct client *c)
@@ -418,7 +431,7 @@ int main(int argc, char **argv)
 		{ "max-msg", required_argument, 0, 1 },  { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },      { "stream", no_argument, 0, 'S' },
 		{ "no-shutdown", no_argument, 0, 'N' },  { "idle", required_argument, 0, 'w' },
-		{ "quit", required_argument, 0, 'q' },   { 0, 0, 0, 0 },
+		{ "quit", required_argument, 0, 2 },   { 0, 0, 0, 0 },
 	};
 	static char *def_msgs[] = { "hello" };
 	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT,
@@ -426,11 +439,11 @@ int main(int argc, char **argv)
 	enum pl_family fam = PL_FAMILY_ANY;
 	struct pl_addr addr, src, local;
 	const char *src_text = NULL;
-	int ch;
+	int ch, stream_opts = 0;
 
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
-	while ((ch = getopt_long(argc, argv, "46s:t:vp:hVSNw:q:", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "46s:t:vp:hVSNw:", longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
 		case '6': fam = PL_FAMILY_6; break;
@@ -443,9 +456,13 @@ int main(int argc, char **argv)
 			break;
 		case 1: c.max_msg = (uint32_t)cli_size("--max-msg", optarg, UINT32_MAX); break;
 		case 'S': c.stream = 1; break;
-		case 'N': c.no_shutdown = 1; break;
-		case 'w': c.idle_ms = cli_seconds_ms("--idle", optarg); break;
-		case 'q': c.quit_ms = cli_seconds_ms("--quit", optarg); break;
+		case 'N': c.no_shutdown = stream_opts = 1; break;
+		case 'w': /* 0: no limit, as with -t 0 */
+			c.idle_ms = cli_seconds_ms("--idle", optarg);
+			c.idle_ms = c.idle_ms ? c.idle_ms : -1;
+			stream_opts = 1;
+			break;
+		case 2: c.quit_ms = cli_seconds_ms("--quit", optarg); stream_opts = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default: cli_usage_error("unknown option");
@@ -453,8 +470,8 @@ int main(int argc, char **argv)
 	}
 	if (c.stream && optind + 1 < argc)
 		cli_usage_error("--stream takes no MESSAGE: it sends standard input");
-	if (!c.stream && (c.no_shutdown || c.idle_ms >= 0 || c.quit_ms >= 0))
-		cli_usage_error("-N, -w and -q go with --stream");
+	if (!c.stream && stream_opts)
+		cli_usage_error("-N, -w and --quit go with --stream");
 	cli_addr(&addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
 	c.msgs = optind + 1 < argc ? argv + optind + 1 : def_msgs;
 	c.nmsgs = optind + 1 < argc ? argc - optind - 1 : 1;

@@ -143,3 +143,52 @@ test_client_source_bind_failure_names_bind() {
 	expect_eq "$err" "trying $ADDR"$'\n'"parley-client: bind to 10.99.99.99: Cannot assign requested address" "with -v"
 	stop_server
 }
+
+test_client_timeout_beyond_32_bits_of_ms_still_waits() {
+	# 4294968 s is 2^32 ms + 704 ms: a 32-bit count of them gives up after
+	# 0.7 s (the connect timeout did); replies wait in 64 bits too
+	start_peer sleep:5000
+	"$CLIENT" -t 4294968 "$PEER" >/dev/null 2>err.client &
+	local pid=$!
+	sleep 1.5
+	kill -0 "$pid" 2>/dev/null || fail "gave up within 1.5 s: $(cat err.client)"
+	kill "$pid"
+	# the connect timeout too, against a listener that never accepts
+	"$RAWPEER" -t 5000 -B 127.0.0.1:0 >bh &
+	PIDS+=($!)
+	line=$(first_line bh)
+	"$CLIENT" -t 4294968 "${line#listening on }" >/dev/null 2>err.client &
+	pid=$!
+	sleep 1.5
+	kill -0 "$pid" 2>/dev/null || fail "connect gave up within 1.5 s: $(cat err.client)"
+	kill "$pid"
+}
+
+test_client_timeout_zero_is_no_limit() {
+	start_peer sleep:5000
+	"$CLIENT" -t 0 "$PEER" >/dev/null 2>err.client &
+	local pid=$!
+	sleep 1
+	kill -0 "$pid" 2>/dev/null || fail "-t 0 gave up: $(cat err.client)"
+	kill "$pid"
+}
+
+test_client_seconds_out_of_range_are_usage_errors() {
+	local v o
+	for o in -t -w --quit; do
+		for v in 0.0001 1e9 10000001 -1 nan; do
+			err=$(client --stream "$o" "$v" 127.0.0.1:1 2>&1)
+			expect_eq "$?" 2 "$o $v"
+			expect_match "$err" "Try 'parley-client --help'" "$o $v"
+		done
+	done
+}
+
+test_client_q_is_not_quit() {
+	# -q is "quiet" in the server and bench; the client's --quit has no short form
+	err=$(client --stream -q 1 127.0.0.1:1 2>&1)
+	expect_eq "$?" 2 "-q"
+	err=$(client --quit 1 127.0.0.1:1 2>&1)
+	expect_eq "$?" 2 "--quit without --stream"
+	expect_match "$err" "^parley-client: -N, -w and --quit go with --stream"
+}

@@ -147,7 +147,7 @@ test_stream_quit_after_stdin_eof() {
 	# a peer that never closes: -q ends the wait after stdin's EOF, cleanly
 	start_peer rb:2 'w:ok' sleep:5000
 	local a=$PEER
-	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream --no-shutdown -q 0.5 "$a")
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream --no-shutdown --quit 0.5 "$a")
 	expect_eq "$?" 0 "client exit"
 	expect_eq "$out" "ok"
 }
@@ -156,7 +156,7 @@ test_stream_no_shutdown_keeps_write_side() {
 	# the peer answers only after seeing EOF: with -N it never sees one
 	start_peer rb:2 eof 'w:late'
 	local a=$PEER
-	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream -N -q 0.5 "$a")
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream -N --quit 0.5 "$a")
 	expect_eq "$?" 0 "client exit"
 	expect_eq "$out" "" "no reply without our FIN"
 }
