@@ -50,7 +50,8 @@ static noreturn void usage(void)
 	       "Send each MESSAGE as a request and print each reply.\n"
 	       "\n"
 	       "ADDRESS defaults to localhost:1234; MESSAGE defaults to hello.  A MESSAGE of -\n"
-	       "reads more messages from standard input, one per line.\n"
+	       "reads more messages from standard input, one per line (a CR before the LF is\n"
+	       "dropped).\n"
 	       "\n"
 	       "Connecting:\n"
 	       "  -4                      IPv4 addresses only\n"
@@ -161,6 +162,13 @@ static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family 
 	return fd;
 }
 
+/* Frames one stdin line; a CR before its LF is left out (CRLF text, e.g. from Windows). */
+static void queue_line(struct client *c, const uint8_t *p, size_t len)
+{
+	if (pl_frame_append(c->proto, &c->out, p, len) < 0)
+		cli_die(1, "out of memory");
+}
+
 /* Takes the next message, from argv or a whole stdin line; 1 if one was queued. */
 static int queue_next(struct client *c)
 {
@@ -171,8 +179,7 @@ static int queue_next(struct client *c)
 			uint8_t *nl = n ? memchr(p, '\n', n) : NULL;
 			if (nl || (c->stdin_eof && n)) {
 				size_t len = nl ? (size_t)(nl - p) : n;
-				if (pl_frame_append(c->proto, &c->out, p, len) < 0)
-					cli_die(1, "out of memory");
+				queue_line(c, p, nl && len && p[len - 1] == '\r' ? len - 1 : len);
 				pl_buf_consume(&c->line, len + (nl != NULL));
 				return 1;
 			}

@@ -192,3 +192,15 @@ test_client_q_is_not_quit() {
 	expect_eq "$?" 2 "--quit without --stream"
 	expect_match "$err" "^parley-client: -N, -w and --quit go with --stream"
 }
+
+test_client_stdin_crlf_lines_lose_the_cr() {
+	start_server --echo 127.0.0.1:0
+	# one CR before the LF goes; any other CR is data
+	out=$(printf 'a\r\nb\r\r\nc\rd\n\r\nlast\r' | client "$ADDR" -)
+	expect_eq "$out" 'server says: a
+server says: b\x0d
+server says: c\x0dd
+server says: 
+server says: last\x0d'
+	stop_server
+}
