@@ -73,7 +73,8 @@ static noreturn void usage(void)
 	       "\n"
 	       "Exit status: 0 when every reply arrived (with --stream: the exchange ended\n"
 	       "cleanly), 1 on a network or protocol error, a reset or a timeout, 2 on a usage\n"
-	       "error.\n");
+	       "error.  When the reader of stdout goes away, the client ends quietly, killed by\n"
+	       "SIGPIPE like cat.\n");
 	exit(0);
 }
 
@@ -217,12 +218,49 @@ static void fill(struct client *c, long long now)
 	}
 }
 
+/*
+ * The reader of stdout went away (piped into head): end quietly, as cat or
+ * seq do when SIGPIPE kills them.  SIGPIPE is ignored only so that a socket
+ * never kills us; here it is let through.  Status 141 (what a shell shows
+ * for that death) if it is blocked.
+ */
+static noreturn void stdout_gone(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(SIGPIPE);
+	_exit(128 + SIGPIPE);
+}
+
+static noreturn void stdout_failed(int err)
+{
+	if (err == EPIPE)
+		stdout_gone();
+	cli_die(1, "write to stdout: %s", strerror(err));
+}
+
+/*
+ * Replies leave before the client waits again, even into a pipe or a file
+ * (stdio would hold them in its buffer), so a program that reads a reply
+ * before it writes the next line (a coprocess) is answered.
+ */
+static void flush_stdout(void)
+{
+	if (fflush(stdout) != 0)
+		stdout_failed(errno);
+}
+
 static void print_reply(const uint8_t *p, size_t n)
 {
 	char text[PL_ESCAPE_CAP(PL_ESCAPE_LIMIT)];
 
 	pl_escape(p, n, PL_ESCAPE_LIMIT, text, sizeof(text));
-	printf("server says: %s\n", text);
+	if (printf("server says: %s\n", text) < 0)
+		stdout_failed(errno);
 }
 
 static void read_replies(struct client *c, long long now)
@@ -311,6 +349,7 @@ static void run(struct client *c)
 				cli_die(1, "%s: no reply within %.3g s", c->peer, c->timeout_ms / 1000.0);
 			timeout = poll_ms(left);
 		}
+		flush_stdout();
 		r = poll(p, 2, timeout);
 		if (r < 0 && errno != EINTR)
 			cli_die(1, "poll: %s", strerror(errno));
@@ -424,7 +463,7 @@ static void stream(struct client *c)
 		if (p[1].revents & POLLOUT && (r = push(c->fd, &up, 1)) < 0)
 			cli_die(1, "write to %s: %s", c->peer, strerror(-r));
 		if (p[2].revents && (r = push(STDOUT_FILENO, &down, 0)) < 0)
-			cli_die(1, "write to stdout: %s", strerror(-r));
+			stdout_failed(-r);
 	}
 	pl_buf_free(&up.buf);
 	pl_buf_free(&down.buf);
@@ -450,6 +489,7 @@ int main(int argc, char **argv)
 
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
+	signal(SIGPIPE, SIG_IGN); /* a reset peer is an error to report; see stdout_gone */
 	while ((ch = getopt_long(argc, argv, "46s:t:vp:hVSNw:", longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
@@ -490,7 +530,6 @@ int main(int argc, char **argv)
 		resolve_source(&src, fam);
 		c.source = &src;
 	}
-	signal(SIGPIPE, SIG_IGN);
 	pl_decoder_init(&c.dec, c.proto, c.max_msg);
 
 	c.fd = connect_to(&c, &addr, fam);
@@ -512,7 +551,6 @@ int main(int argc, char **argv)
 	pl_decoder_free(&c.dec);
 	pl_buf_free(&c.out);
 	pl_buf_free(&c.line);
-	if (fflush(stdout) != 0)
-		cli_die(1, "write to stdout: %s", strerror(errno));
+	flush_stdout();
 	return 0;
 }

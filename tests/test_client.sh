@@ -204,3 +204,38 @@ server says:
 server says: last\x0d'
 	stop_server
 }
+
+test_client_stdin_reply_flushed_before_next_line() {
+	# a coprocess: each reply is read before the next line is written, so
+	# it must leave the client's stdout (a pipe) without waiting for more
+	start_server --echo 127.0.0.1:0
+	coproc CL { "$CLIENT" "$ADDR" - 2>err.client; }
+	local w=${CL[1]} r=${CL[0]} line i
+	for i in one two three; do
+		echo "$i" >&"$w"
+		IFS= read -r -t 3 line <&"$r" || fail "no reply to '$i' within 3 s"
+		expect_eq "$line" "server says: $i"
+	done
+	exec {w}>&-
+	wait "$CL_PID"
+	expect_eq "$?" 0 "exit"
+	# and into a file
+	mkfifo in
+	exec {w}<>in
+	"$CLIENT" "$ADDR" - <in >file 2>err.client &
+	PIDS+=($!)
+	echo four >&"$w"
+	for i in $(seq 1 60); do [ -s file ] && break; sleep 0.05; done
+	expect_eq "$(cat file)" "server says: four" "the file after one line"
+	stop_server
+}
+
+test_client_stdout_closed_by_reader_ends_quietly() {
+	# head exits after two lines: the client ends as if SIGPIPE killed it
+	# (status 141, no message), as seq and cat do
+	start_server -q --echo 127.0.0.1:0
+	out=$(seq 1 100000 | "$CLIENT" "$ADDR" - 2>err.client | head -2; echo "${PIPESTATUS[1]}")
+	expect_eq "$out" $'server says: 1\nserver says: 2\n141'
+	expect_eq "$(cat err.client)" "" "stderr"
+	stop_server
+}

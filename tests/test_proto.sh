@@ -160,3 +160,12 @@ test_stream_no_shutdown_keeps_write_side() {
 	expect_eq "$?" 0 "client exit"
 	expect_eq "$out" "" "no reply without our FIN"
 }
+
+test_stream_stdout_closed_by_reader_ends_quietly() {
+	start_server -q --proto raw --echo 127.0.0.1:0
+	out=$(head -c 4M /dev/zero | "$CLIENT" --stream "$ADDR" 2>err.client | head -c 10 | wc -c
+	      echo "${PIPESTATUS[1]}")
+	expect_eq "$out" $'10\n141'
+	expect_eq "$(cat err.client)" "" "stderr"
+	stop_server
+}
