@@ -1,5 +1,6 @@
 /* parley-client - sends messages, prints replies. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -372,8 +375,50 @@ struct pipe_dir {
 	int open; /* the source can still produce bytes */
 };
 
-/* Reads what fd has into d; returns 0, or -errno. */
-static int pull(int fd, struct pipe_dir *d, int sock)
+/*
+ * How a write to stdout is kept from stalling the loop (and with it -w and
+ * the other direction).  stdout's file description is often shared (with
+ * the shell, a terminal, the rest of a pipeline), so it is never made
+ * O_NONBLOCK: that would change it for them too, and stay so if we were
+ * killed.  Instead each write is one that poll's POLLOUT says fits:
+ *   OUT_FILE (regular file, block device): everything; a disk waits on no reader.
+ *   OUT_SOCKET: send with MSG_DONTWAIT, non-blocking for this one call.
+ *   OUT_OWN (a pipe or FIFO): opened again through /proc, which makes a new
+ *   file description of the same pipe, ours alone, so it can be
+ *   O_NONBLOCK; writes take what fits, in large pieces.
+ *   OUT_PIPE (anything else, or OUT_OWN when /proc cannot open it): PIPE_BUF
+ *   bytes, which a pipe that polls writable takes at once (a free page).
+ *   Pieces that small cost a wakeup of the reader each, hence OUT_OWN.
+ */
+enum out_kind { OUT_FILE, OUT_SOCKET, OUT_OWN, OUT_PIPE };
+
+struct out {
+	enum out_kind kind;
+	int fd; /* STDOUT_FILENO, or our own description of it */
+};
+
+static struct out open_out(void)
+{
+	struct out o = { OUT_PIPE, STDOUT_FILENO };
+	struct stat st;
+
+	if (fstat(STDOUT_FILENO, &st) < 0)
+		return o;
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+		o.kind = OUT_FILE;
+	} else if (S_ISSOCK(st.st_mode)) {
+		o.kind = OUT_SOCKET;
+	} else if (S_ISFIFO(st.st_mode)) {
+		/* fails without /proc, or when the reader is gone (EPIPE will say so) */
+		int fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0)
+			o = (struct out){ OUT_OWN, fd };
+	}
+	return o;
+}
+
+/* Reads what fd has into d; returns the bytes read (0 at EOF, d->open cleared), or -errno. */
+static ssize_t pull(int fd, struct pipe_dir *d, int sock)
 {
 	ssize_t n;
 
@@ -388,29 +433,51 @@ static int pull(int fd, struct pipe_dir *d, int sock)
 	if (n == 0)
 		d->open = 0;
 	pl_buf_commit(&d->buf, (size_t)n);
-	return 0;
+	return n;
 }
 
-/* Writes what d holds to fd; returns 0, or -errno. */
-static int push(int fd, struct pipe_dir *d, int sock)
+/* Writes what d holds to fd, as much as kind allows; returns the bytes written, or -errno. */
+static ssize_t push(int fd, struct pipe_dir *d, enum out_kind kind)
 {
-	ssize_t n = sock ? send(fd, pl_buf_head(&d->buf), pl_buf_len(&d->buf), MSG_NOSIGNAL)
-			 : write(fd, pl_buf_head(&d->buf), pl_buf_len(&d->buf));
+	size_t len = pl_buf_len(&d->buf);
+	ssize_t n;
 
+	if (kind == OUT_PIPE && len > PIPE_BUF)
+		len = PIPE_BUF;
+	n = kind == OUT_SOCKET ? send(fd, pl_buf_head(&d->buf), len, MSG_NOSIGNAL | MSG_DONTWAIT)
+			       : write(fd, pl_buf_head(&d->buf), len);
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 	pl_buf_consume(&d->buf, (size_t)n);
-	return 0;
+	return n;
 }
 
-/* How long poll may wait, or the exit decision when a deadline passed. */
-static int stream_timeout(const struct client *c, long long now, long long last, long long eof_at)
+/* Bytes pull or push moved; on an error, one line saying which way and where. */
+static size_t moved(ssize_t r, const char *way, const char *where)
+{
+	if (r < 0)
+		cli_die(1, "%s %s: %s", way, where, strerror((int)-r));
+	return (size_t)r;
+}
+
+/* -w ran out: say which side holds bytes back, if one does. */
+static noreturn void idle_expired(const struct client *c, const struct pipe_dir *up,
+				  const struct pipe_dir *down)
+{
+	cli_die(1, "%s: no data for %.3g s%s%s", c->peer, c->idle_ms / 1000.0,
+		pl_buf_len(&down->buf) ? "; standard output is blocked" : "",
+		pl_buf_len(&up->buf) ? "; the server is not reading" : "");
+}
+
+/* How long poll may wait, or -2 when --quit's time is up. */
+static int stream_timeout(const struct client *c, long long now, long long last,
+			  long long eof_at, const struct pipe_dir *up, const struct pipe_dir *down)
 {
 	long long t = -1;
 
 	if (c->idle_ms >= 0) {
 		if (now - last >= c->idle_ms)
-			cli_die(1, "%s: no data for %.3g s", c->peer, c->idle_ms / 1000.0);
+			idle_expired(c, up, down);
 		t = last + c->idle_ms - now;
 	}
 	if (c->quit_ms >= 0 && eof_at >= 0) {
@@ -425,8 +492,8 @@ static int stream_timeout(const struct client *c, long long now, long long last,
 static void stream(struct client *c)
 {
 	struct pipe_dir up = { .open = 1 }, down = { .open = 1 }; /* stdin->sock, sock->stdout */
+	struct out out = open_out();
 	long long last = pl_io_now_ms(), eof_at = -1;
-	int r = 0;
 
 	for (;;) {
 		long long now = pl_io_now_ms();
@@ -438,33 +505,44 @@ static void stream(struct client *c)
 		/* the server closed and everything it sent is out: done, whatever stdin does */
 		if (!down.open && !pl_buf_len(&down.buf))
 			break;
-		int timeout = stream_timeout(c, now, last, eof_at);
+		int timeout = stream_timeout(c, now, last, eof_at, &up, &down);
 		if (timeout == -2)
 			break;
+		short sock_ev = (down.open && pl_buf_len(&down.buf) < STREAM_BUF ? POLLIN : 0) |
+				(pl_buf_len(&up.buf) ? POLLOUT : 0);
+		/* fd -1 when nothing is wanted: a hung-up socket would wake poll at once, for ever */
 		struct pollfd p[3] = {
 			{ .fd = up.open && pl_buf_len(&up.buf) < STREAM_BUF ? STDIN_FILENO : -1, .events = POLLIN },
-			{ .fd = c->fd, .events = (down.open && pl_buf_len(&down.buf) < STREAM_BUF ? POLLIN : 0) |
-						 (pl_buf_len(&up.buf) ? POLLOUT : 0) },
-			{ .fd = pl_buf_len(&down.buf) ? STDOUT_FILENO : -1, .events = POLLOUT },
+			{ .fd = sock_ev ? c->fd : -1, .events = sock_ev },
+			{ .fd = pl_buf_len(&down.buf) ? out.fd : -1, .events = POLLOUT },
 		};
 		int n = poll(p, 3, timeout);
 		if (n < 0 && errno != EINTR)
 			cli_die(1, "poll: %s", strerror(errno));
 		if (n <= 0)
 			continue;
-		last = pl_io_now_ms();
-		if (p[0].revents && (r = pull(STDIN_FILENO, &up, 0)) < 0)
-			cli_die(1, "read from stdin: %s", strerror(-r));
+		int open_before = up.open + down.open;
+		size_t m = 0;
+		if (p[0].revents)
+			m += moved(pull(STDIN_FILENO, &up, 0), "read from", "stdin");
 		/* POLLHUP comes with data still queued: read only when there is room,
 		 * or a zero-length read would pass for the server's EOF */
-		if (p[1].events & POLLIN && p[1].revents & (POLLIN | POLLERR | POLLHUP) &&
-		    (r = pull(c->fd, &down, 1)) < 0)
-			cli_die(1, "read from %s: %s", c->peer, strerror(-r));
-		if (p[1].revents & POLLOUT && (r = push(c->fd, &up, 1)) < 0)
-			cli_die(1, "write to %s: %s", c->peer, strerror(-r));
-		if (p[2].revents && (r = push(STDOUT_FILENO, &down, 0)) < 0)
-			stdout_failed(-r);
+		if (p[1].events & POLLIN && p[1].revents & (POLLIN | POLLERR | POLLHUP))
+			m += moved(pull(c->fd, &down, 1), "read from", c->peer);
+		if (p[1].events & POLLOUT && p[1].revents & (POLLOUT | POLLERR))
+			m += moved(push(c->fd, &up, OUT_SOCKET), "write to", c->peer);
+		if (p[2].revents) {
+			ssize_t r = push(out.fd, &down, out.kind);
+			if (r < 0)
+				stdout_failed((int)-r);
+			m += (size_t)r;
+		}
+		/* -w counts bytes moved and ends seen, not wakeups */
+		if (m || up.open + down.open != open_before)
+			last = pl_io_now_ms();
 	}
+	if (out.fd != STDOUT_FILENO)
+		close(out.fd);
 	pl_buf_free(&up.buf);
 	pl_buf_free(&down.buf);
 }
