@@ -25,6 +25,11 @@
 #define OUT_HIGH (64 * 1024) /* queue no more requests than this ahead */
 #define STREAM_BUF (256 * 1024) /* per direction in --stream mode */
 
+struct msg {
+	const char *p; /* NULL: "-", the lines of stdin go here */
+	size_t len;
+};
+
 struct client {
 	int fd;
 	const char *peer;
@@ -36,8 +41,11 @@ struct client {
 	int bind_failed;       /* pl_connect: the last failure was binding source */
 	int stream, no_shutdown;
 	long long idle_ms, quit_ms; /* --stream: -w and --quit; < 0 when unset */
-	char **msgs;
+	int escapes;           /* -E: messages and stdin lines take C escapes */
+	struct msg *msgs;
 	int nmsgs, next;       /* argv messages; next to queue */
+	unsigned long long lineno; /* of the last stdin line queued, for messages */
+	const char *bad_line;  /* why that line could not be sent; nothing more is */
 	int in_stdin;          /* the current message source is stdin ("-") */
 	int stdin_eof;
 	struct pl_buf line;    /* stdin bytes not yet a whole line */
@@ -66,6 +74,8 @@ static noreturn void usage(void)
 	       "Protocol:\n"
 	       "  -p, --proto PROTO       framing: len (default), line or raw\n"
 	       "      --max-msg BYTES     largest reply accepted (default 16M)\n"
+	       "  -E, --escapes           decode C escapes in each MESSAGE and stdin line:\n"
+	       "                          \\n \\r \\t \\0 \\\\ \\xHH (else sent as typed)\n"
 	       "Streaming (like nc):\n"
 	       "  -S, --stream            copy stdin to the socket and the socket to stdout, raw\n"
 	       "  -N, --no-shutdown       keep the write side open after stdin ends\n"
@@ -166,11 +176,61 @@ static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family 
 	return fd;
 }
 
-/* Frames one stdin line; a CR before its LF is left out (CRLF text, e.g. from Windows). */
-static void queue_line(struct client *c, const uint8_t *p, size_t len)
+/*
+ * -E on a stdin line, which may hold raw NUL bytes where cli_unescape wants
+ * a C string: each NUL-free piece is decoded on its own and the NULs kept.
+ * tmp needs n + 1 bytes, out n.  Returns the decoded length, or -1 on a
+ * bad escape.
+ */
+static ssize_t unescape_line(const uint8_t *p, size_t n, uint8_t *out, char *tmp)
 {
-	if (pl_frame_append(c->proto, &c->out, p, len) < 0)
+	size_t i = 0, len = 0;
+
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	for (;;) {
+		ssize_t r = cli_unescape(tmp + i, out + len);
+		if (r < 0)
+			return -1;
+		len += (size_t)r;
+		i += strlen(tmp + i);
+		if (i >= n)
+			return (ssize_t)len;
+		out[len++] = 0;
+		i++;
+	}
+}
+
+/*
+ * Frames one stdin line (without its LF, and without a CR before it: CRLF
+ * text, e.g. from Windows).  Returns 1, or 0 with c->bad_line set for a
+ * line that cannot be sent: nothing more is, and once the replies to what
+ * went before are in, the client exits 1 naming the line.
+ */
+static int queue_line(struct client *c, const uint8_t *p, size_t len)
+{
+	uint8_t *dec = NULL;
+	ssize_t n;
+
+	c->lineno++;
+	if (c->escapes) {
+		if (!(dec = malloc(2 * len + 1)))
+			cli_die(1, "out of memory");
+		if ((n = unescape_line(p, len, dec, (char *)dec + len)) < 0)
+			c->bad_line = "bad escape (\\n \\r \\t \\0 \\\\ \\xHH allowed)";
+		p = dec;
+		len = n < 0 ? 0 : (size_t)n;
+	}
+	if (!c->bad_line && c->proto == PL_PROTO_LINE && memchr(p, '\n', len))
+		c->bad_line = "a message cannot contain a newline with --proto line";
+	if (!c->bad_line && pl_frame_append(c->proto, &c->out, p, len) < 0)
 		cli_die(1, "out of memory");
+	free(dec);
+	if (!c->bad_line)
+		return 1;
+	c->in_stdin = 0;
+	c->next = c->nmsgs;
+	return 0;
 }
 
 /* Takes the next message, from argv or a whole stdin line; 1 if one was queued. */
@@ -183,9 +243,9 @@ static int queue_next(struct client *c)
 			uint8_t *nl = n ? memchr(p, '\n', n) : NULL;
 			if (nl || (c->stdin_eof && n)) {
 				size_t len = nl ? (size_t)(nl - p) : n;
-				queue_line(c, p, nl && len && p[len - 1] == '\r' ? len - 1 : len);
+				int ok = queue_line(c, p, nl && len && p[len - 1] == '\r' ? len - 1 : len);
 				pl_buf_consume(&c->line, len + (nl != NULL));
-				return 1;
+				return ok;
 			}
 			if (!c->stdin_eof)
 				return 0; /* wait for stdin */
@@ -193,12 +253,12 @@ static int queue_next(struct client *c)
 		}
 		if (c->next >= c->nmsgs)
 			return 0;
-		const char *m = c->msgs[c->next++];
-		if (strcmp(m, "-") == 0) {
+		const struct msg *m = &c->msgs[c->next++];
+		if (!m->p) {
 			c->in_stdin = 1;
 			continue;
 		}
-		if (pl_frame_append(c->proto, &c->out, m, strlen(m)) < 0)
+		if (pl_frame_append(c->proto, &c->out, m->p, m->len) < 0)
 			cli_die(1, "out of memory");
 		return 1;
 	}
@@ -547,6 +607,37 @@ static void stream(struct client *c)
 	pl_buf_free(&down.buf);
 }
 
+/* The MESSAGE arguments, decoded with -E; "-" stands for stdin. */
+static void parse_messages(struct client *c, char **args, int n)
+{
+	if (!(c->msgs = calloc((size_t)n, sizeof(*c->msgs))))
+		cli_die(1, "out of memory");
+	c->nmsgs = n;
+	for (int i = 0; i < n; i++) {
+		struct msg *m = &c->msgs[i];
+		if (strcmp(args[i], "-") == 0)
+			continue;
+		m->p = args[i];
+		m->len = strlen(args[i]);
+		if (c->escapes) {
+			char *dec = malloc(m->len + 1);
+			if (!dec)
+				cli_die(1, "out of memory");
+			m->len = cli_unescape_opt("MESSAGE", args[i], (uint8_t *)dec);
+			m->p = dec;
+		}
+		if (c->proto == PL_PROTO_LINE && memchr(m->p, '\n', m->len))
+			cli_usage_error("a message cannot contain a newline with --proto line");
+	}
+}
+
+static void free_messages(struct client *c)
+{
+	for (int i = 0; c->escapes && i < c->nmsgs; i++)
+		free((char *)c->msgs[i].p);
+	free(c->msgs);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longs[] = {
@@ -555,9 +646,11 @@ int main(int argc, char **argv)
 		{ "max-msg", required_argument, 0, 1 },  { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },      { "stream", no_argument, 0, 'S' },
 		{ "no-shutdown", no_argument, 0, 'N' },  { "idle", required_argument, 0, 'w' },
-		{ "quit", required_argument, 0, 2 },   { 0, 0, 0, 0 },
+		{ "quit", required_argument, 0, 2 },     { "escapes", no_argument, 0, 'E' },
+		{ 0, 0, 0, 0 },
 	};
 	static char *def_msgs[] = { "hello" };
+	char **args;
 	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT,
 			    .timeout_ms = 10000, .idle_ms = -1, .quit_ms = -1 };
 	enum pl_family fam = PL_FAMILY_ANY;
@@ -568,7 +661,7 @@ int main(int argc, char **argv)
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
 	signal(SIGPIPE, SIG_IGN); /* a reset peer is an error to report; see stdout_gone */
-	while ((ch = getopt_long(argc, argv, "46s:t:vp:hVSNw:", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "46s:t:vp:EhVSNw:", longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
 		case '6': fam = PL_FAMILY_6; break;
@@ -581,6 +674,7 @@ int main(int argc, char **argv)
 			break;
 		case 1: c.max_msg = (uint32_t)cli_size("--max-msg", optarg, UINT32_MAX); break;
 		case 'S': c.stream = 1; break;
+		case 'E': c.escapes = 1; break;
 		case 'N': c.no_shutdown = stream_opts = 1; break;
 		case 'w': /* 0: no limit, as with -t 0 */
 			c.idle_ms = cli_seconds_ms("--idle", optarg);
@@ -595,14 +689,13 @@ int main(int argc, char **argv)
 	}
 	if (c.stream && optind + 1 < argc)
 		cli_usage_error("--stream takes no MESSAGE: it sends standard input");
+	if (c.stream && c.escapes)
+		cli_usage_error("-E goes with messages: --stream sends standard input as it is");
 	if (!c.stream && stream_opts)
 		cli_usage_error("-N, -w and --quit go with --stream");
 	cli_addr(&addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
-	c.msgs = optind + 1 < argc ? argv + optind + 1 : def_msgs;
-	c.nmsgs = optind + 1 < argc ? argc - optind - 1 : 1;
-	for (int i = 0; c.proto == PL_PROTO_LINE && i < c.nmsgs; i++)
-		if (strchr(c.msgs[i], '\n'))
-			cli_usage_error("a message cannot contain a newline with --proto line");
+	args = optind + 1 < argc ? argv + optind + 1 : def_msgs;
+	parse_messages(&c, args, optind + 1 < argc ? argc - optind - 1 : 1);
 	if (src_text) {
 		cli_addr(&src, src_text, 0, PL_ADDR_PASSIVE);
 		resolve_source(&src, fam);
@@ -629,6 +722,9 @@ int main(int argc, char **argv)
 	pl_decoder_free(&c.dec);
 	pl_buf_free(&c.out);
 	pl_buf_free(&c.line);
+	free_messages(&c);
 	flush_stdout();
+	if (c.bad_line)
+		cli_die(1, "stdin line %llu: %s", c.lineno, c.bad_line);
 	return 0;
 }

@@ -239,3 +239,42 @@ test_client_stdout_closed_by_reader_ends_quietly() {
 	expect_eq "$(cat err.client)" "" "stderr"
 	stop_server
 }
+
+test_client_escapes_decode_messages_and_lines() {
+	start_server --echo 127.0.0.1:0
+	out=$(printf 'c\\r\\n\nraw\0nul\\x42\n' | client -E "$ADDR" 'a\tb' 'x\x41\0y' 'back\\slash' -)
+	expect_eq "$?" 0 "exit"
+	expect_eq "$out" 'server says: a\x09b
+server says: xA\x00y
+server says: back\\slash
+server says: c\x0d\x0a
+server says: raw\x00nulB'
+	# without -E a message is sent as typed
+	out=$(printf 'd\\n\n' | client "$ADDR" 'a\tb' -)
+	expect_eq "$out" 'server says: a\\tb
+server says: d\\n'
+	stop_server
+}
+
+test_client_escapes_bad_argument_is_usage_error() {
+	err=$(client -E 127.0.0.1:1 'fine' 'a\q' 2>&1)
+	expect_eq "$?" 2 "exit"
+	expect_match "$err" "^parley-client: MESSAGE: 'a\\\\q' has a bad escape"
+	client -E 127.0.0.1:1 'x\x4' >/dev/null 2>&1
+	expect_eq "$?" 2 "short \\x"
+	err=$(client -E -p line 127.0.0.1:1 'a\nb' 2>&1)
+	expect_eq "$?" 2 "a decoded newline with --proto line"
+	client -E --stream 127.0.0.1:1 </dev/null >/dev/null 2>&1
+	expect_eq "$?" 2 "-E with --stream"
+}
+
+test_client_escapes_bad_stdin_line_exits_1_naming_it() {
+	# the lines before it are answered; nothing from it on is sent
+	start_server --echo 127.0.0.1:0
+	out=$(printf 'ok\nbad\\q\nnot sent\n' | client -E "$ADDR" - after 2>err.client)
+	expect_eq "$?" 1 "exit"
+	expect_eq "$out" "server says: ok"
+	expect_eq "$(cat err.client)" 'parley-client: stdin line 2: bad escape (\n \r \t \0 \\ \xHH allowed)'
+	stop_server
+	expect_eq "$(cat out)" "client says: ok" "what the server got"
+}
