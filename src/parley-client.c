@@ -73,7 +73,7 @@ static noreturn void usage(void)
 	       "  -v, --verbose           print each connect attempt and both ends once connected\n"
 	       "Protocol:\n"
 	       "  -p, --proto PROTO       framing: len (default), line or raw\n"
-	       "      --max-msg BYTES     largest reply accepted (default 16M)\n"
+	       "      --max-msg BYTES     largest reply, and longest stdin line (default 16M)\n"
 	       "  -E, --escapes           decode C escapes in each MESSAGE and stdin line:\n"
 	       "                          \\n \\r \\t \\0 \\\\ \\xHH (else sent as typed)\n"
 	       "Streaming (like nc):\n"
@@ -221,6 +221,8 @@ static int queue_line(struct client *c, const uint8_t *p, size_t len)
 		p = dec;
 		len = n < 0 ? 0 : (size_t)n;
 	}
+	if (!c->bad_line && len > c->max_msg)
+		cli_die(1, "stdin line %llu: longer than --max-msg %u", c->lineno, c->max_msg);
 	if (!c->bad_line && c->proto == PL_PROTO_LINE && memchr(p, '\n', len))
 		c->bad_line = "a message cannot contain a newline with --proto line";
 	if (!c->bad_line && pl_frame_append(c->proto, &c->out, p, len) < 0)
@@ -376,8 +378,10 @@ static void read_stdin(struct client *c)
 		c->stdin_eof = 1;
 	if (n > 0)
 		pl_buf_commit(&c->line, (size_t)n);
-	if (pl_buf_len(&c->line) > c->max_msg)
-		cli_die(1, "stdin: line longer than --max-msg %u", c->max_msg);
+	/* bounds a line still without its newline; whole lines are checked as queued */
+	if (pl_buf_len(&c->line) > c->max_msg &&
+	    !memchr(pl_buf_head(&c->line), '\n', pl_buf_len(&c->line)))
+		cli_die(1, "stdin line %llu: longer than --max-msg %u", c->lineno + 1, c->max_msg);
 }
 
 static void write_requests(struct client *c)

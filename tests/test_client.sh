@@ -278,3 +278,17 @@ test_client_escapes_bad_stdin_line_exits_1_naming_it() {
 	stop_server
 	expect_eq "$(cat out)" "client says: ok" "what the server got"
 }
+
+test_client_max_msg_bounds_each_stdin_line_not_the_buffer() {
+	# many short lines arrive in one read: each is under the limit
+	start_server -q --echo 127.0.0.1:0
+	out=$(seq 1 100 | client --max-msg 10 "$ADDR" - | tail -n 1)
+	expect_eq "$?" 0 "exit"
+	expect_eq "$out" "server says: 100"
+	err=$(printf 'short\n0123456789ABC\n' | client --max-msg 10 "$ADDR" - 2>&1 >/dev/null)
+	expect_eq "$?" 1 "a whole line over the limit"
+	expect_eq "$err" "parley-client: stdin line 2: longer than --max-msg 10"
+	err=$(printf 'short\n0123456789ABC' | client --max-msg 10 "$ADDR" - 2>&1 >/dev/null)
+	expect_eq "$err" "parley-client: stdin line 2: longer than --max-msg 10" "a line without its newline"
+	stop_server
+}
