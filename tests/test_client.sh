@@ -213,7 +213,7 @@ test_client_stdin_reply_flushed_before_next_line() {
 	local w=${CL[1]} r=${CL[0]} line i
 	for i in one two three; do
 		echo "$i" >&"$w"
-		IFS= read -r -t 3 line <&"$r" || fail "no reply to '$i' within 3 s"
+		IFS= read -r -t 10 line <&"$r" || fail "no reply to '$i' within 10 s"
 		expect_eq "$line" "server says: $i"
 	done
 	exec {w}>&-
