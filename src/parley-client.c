@@ -80,7 +80,7 @@ static noreturn void usage(void)
 	       "  -S, --stream            copy stdin to the socket and the socket to stdout, raw\n"
 	       "  -N, --no-shutdown       keep the write side open after stdin ends\n"
 	       "  -w, --idle SECONDS      fail when no data moves for this long (0: no limit)\n"
-	       "      --quit SECONDS      exit this long after stdin ends (nc's -q)\n"
+	       "      --quit SECONDS      exit this long after stdin ends (0: at once)\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
