@@ -147,7 +147,7 @@ test_stream_quit_after_stdin_eof() {
 	# a peer that never closes: -q ends the wait after stdin's EOF, cleanly
 	start_peer rb:2 'w:ok' sleep:5000
 	local a=$PEER
-	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream --no-shutdown -q 0.5 "$a")
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream --no-shutdown --quit 0.5 "$a")
 	expect_eq "$?" 0 "client exit"
 	expect_eq "$out" "ok"
 }
@@ -156,7 +156,90 @@ test_stream_no_shutdown_keeps_write_side() {
 	# the peer answers only after seeing EOF: with -N it never sees one
 	start_peer rb:2 eof 'w:late'
 	local a=$PEER
-	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream -N -q 0.5 "$a")
+	out=$(printf 'hi' | timeout 5 "$CLIENT" --stream -N --quit 0.5 "$a")
 	expect_eq "$?" 0 "client exit"
 	expect_eq "$out" "" "no reply without our FIN"
+}
+
+test_stream_stdout_closed_by_reader_ends_quietly() {
+	start_server -q --proto raw --echo 127.0.0.1:0
+	out=$(head -c 4M /dev/zero | "$CLIENT" --stream "$ADDR" 2>err.client | head -c 10 | wc -c
+	      echo "${PIPESTATUS[1]}")
+	expect_eq "$out" $'10\n141'
+	expect_eq "$(cat err.client)" "" "stderr"
+	stop_server
+}
+
+# blocked_stdout: a FIFO we hold open for reading and never read, so a
+# client writing to "$T/blocked.out" fills it and then waits (64 KiB).
+blocked_stdout() {
+	mkfifo "$T/blocked.out"
+	exec {BLOCKED_R}<>"$T/blocked.out"
+}
+
+test_stream_idle_timeout_while_stdout_blocked() {
+	# the server sends more than stdout takes: -w still ends the wait
+	start_peer junk:4000000 sleep:5000
+	local a=$PEER
+	open_stdin
+	blocked_stdout
+	local t0=$(date +%s%N)
+	err=$(timeout 8 "$CLIENT" --stream -w 1 "$a" 2>&1 <"$T/open.in" >"$T/blocked.out")
+	expect_eq "$?" 1 "client exit (124 would be a stalled loop)"
+	local ms=$((($(date +%s%N) - t0) / 1000000))
+	expect_eq "$err" "parley-client: $a: no data for 1 s; standard output is blocked"
+	[ "$ms" -lt 3000 ] || fail "took $ms ms with -w 1"
+}
+
+test_stream_upload_flows_while_stdout_blocked() {
+	# the peer sends 200 KB (which stdout does not take) and then reads
+	# 256 KiB that reach our stdin only after that: they must still go up
+	# (-t 3000: on a stalled loop each read gives up, and the test ends)
+	"$RAWPEER" -t 3000 -l 127.0.0.1:0 junk:200000 say:sent \
+		rb:65536 rb:65536 rb:65536 rb:65536 say:done >"$T/peer" &
+	PIDS+=($!)
+	local line a
+	line=$(first_line "$T/peer")
+	a=${line#listening on }
+	open_stdin
+	blocked_stdout
+	"$CLIENT" --stream -w 5 "$a" <"$T/open.in" >"$T/blocked.out" 2>err.client &
+	PIDS+=($!)
+	local i
+	for i in $(seq 1 100); do grep -q '^sent$' "$T/peer" && break; sleep 0.05; done
+	sleep 0.2 # the client has the 200 KB and stdout is full
+	head -c 262144 /dev/zero >&"$OPEN_W" &
+	PIDS+=($!)
+	for i in $(seq 1 100); do grep -q '^done$\|^error' "$T/peer" && break; sleep 0.05; done
+	expect_eq "$(grep -c '^raw: .*(65536 bytes)$' "$T/peer")" 4 "64 KiB reads the peer got"
+}
+
+test_stream_leaves_shared_stdout_blocking() {
+	# stdout's file description is shared with whoever opened it: the
+	# client must not make it O_NONBLOCK (04000 in fdinfo's octal flags)
+	start_peer junk:1000000 sleep:5000
+	local a=$PEER
+	open_stdin
+	blocked_stdout
+	"$CLIENT" --stream "$a" <"$T/open.in" >"$T/blocked.out" 2>err.client &
+	local pid=$! flags i
+	PIDS+=("$pid")
+	for i in $(seq 1 40); do
+		[ "$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)" -ge 5 ] && break
+		sleep 0.05
+	done
+	sleep 0.2
+	flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$pid/fdinfo/1")
+	[ -n "$flags" ] || fail "no fdinfo for the client's stdout"
+	[ $((8#$flags & 8#4000)) -eq 0 ] || fail "stdout made O_NONBLOCK: flags $flags"
+}
+
+test_stream_idle_zero_is_no_limit() {
+	start_peer sleep:5000
+	open_stdin
+	"$CLIENT" --stream -w 0 "$PEER" <"$T/open.in" >/dev/null 2>err.client &
+	local pid=$!
+	PIDS+=("$pid")
+	sleep 0.5
+	kill -0 "$pid" 2>/dev/null || fail "-w 0 gave up: $(cat err.client)"
 }

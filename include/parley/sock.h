@@ -59,6 +59,12 @@ struct pl_connect_opts {
 	 */
 	void (*on_attempt)(const struct pl_addr *target, int result, void *arg);
 	void *arg;
+	/*
+	 * Not NULL: set to 1 when the failure last reported (to on_attempt and
+	 * in pl_connect's result) came from binding source, 0 when it came from
+	 * the connect, so a caller can say which step failed.
+	 */
+	int *bind_failed;
 };
 
 /* Delay between attempts recommended by RFC 8305. */

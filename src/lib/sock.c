@@ -218,6 +218,13 @@ void pl_listen_unlink(int fd, unsigned long ino)
 		unlink(path);
 }
 
+/* Records for the caller whether the failure about to be reported was the bind. */
+static void set_bind_failed(const struct pl_connect_opts *o, int v)
+{
+	if (o && o->bind_failed)
+		*o->bind_failed = v;
+}
+
 /*
  * Starts a non-blocking connect to t.  Returns the fd with *done set when it
  * connected at once (Unix sockets), the fd with *done clear while in
@@ -230,6 +237,7 @@ static int start_one(const struct pl_addr *t, const struct pl_connect_opts *o, i
 	int fam = pl_addr_sa_family(t), fd, r;
 
 	*done = 0;
+	set_bind_failed(o, 0);
 	if ((r = pl_addr_to_sockaddr(t, &ss, &len)) < 0)
 		return r;
 	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -242,8 +250,10 @@ static int start_one(const struct pl_addr *t, const struct pl_connect_opts *o, i
 			set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 		if ((r = pl_addr_to_sockaddr(o->source, &src, &slen)) < 0)
 			return close_err(fd, r);
-		if (bind(fd, (struct sockaddr *)&src, slen) < 0)
+		if (bind(fd, (struct sockaddr *)&src, slen) < 0) {
+			set_bind_failed(o, 1);
 			return close_err(fd, -errno);
+		}
 	}
 	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
 		*done = 1;
@@ -301,6 +311,7 @@ struct race {
 
 static void attempt_failed(struct race *rc, size_t i, int err)
 {
+	set_bind_failed(rc->o, 0);
 	report(rc->o, &rc->addrs[rc->at[i].idx], err);
 	close(rc->at[i].fd);
 	rc->last_err = err;
@@ -358,6 +369,8 @@ int pl_connect(const struct pl_addr *addrs, size_t n, const struct pl_connect_op
 {
 	struct race rc = { .addrs = addrs, .n = n, .o = o, .last_err = -EAFNOSUPPORT, .last_idx = n };
 
+	set_bind_failed(o, 0);
+
 	for (;;) {
 		long long now = pl_io_now_ms();
 		struct pollfd p[16];
@@ -372,6 +385,7 @@ int pl_connect(const struct pl_addr *addrs, size_t n, const struct pl_connect_op
 			p[i] = (struct pollfd){ .fd = rc.at[i].fd, .events = POLLOUT };
 		r = poll(p, rc.nat, race_wait_ms(&rc, now));
 		if (r < 0 && errno != EINTR) {
+			set_bind_failed(o, 0);
 			cancel_others(rc.at, rc.nat, (size_t)-1, addrs, o);
 			rc.last_err = -errno;
 			break;
