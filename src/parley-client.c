@@ -665,7 +665,7 @@ int main(int argc, char **argv)
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
 	signal(SIGPIPE, SIG_IGN); /* a reset peer is an error to report; see stdout_gone */
-	while ((ch = getopt_long(argc, argv, "46s:t:vp:EhVSNw:", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":46s:t:vp:EhVSNw:", longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
 		case '6': fam = PL_FAMILY_6; break;
@@ -688,7 +688,7 @@ int main(int argc, char **argv)
 		case 2: c.quit_ms = cli_seconds_ms("--quit", optarg); stream_opts = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_usage_error("unknown option");
+		default: cli_bad_option(ch, argv);
 		}
 	}
 	if (c.stream && optind + 1 < argc)

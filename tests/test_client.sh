@@ -292,3 +292,13 @@ test_client_max_msg_bounds_each_stdin_line_not_the_buffer() {
 	expect_eq "$err" "parley-client: stdin line 2: longer than --max-msg 10" "a line without its newline"
 	stop_server
 }
+
+# An option mistake is one line and the hint, not getopt's line as well.
+test_client_option_mistakes_say_it_once() {
+	local hint="Try 'parley-client --help' for more information."
+	err=$("$CLIENT" --timeout 2>&1)
+	expect_eq "$?" 2
+	expect_eq "$err" "parley-client: option '--timeout' needs a value"$'\n'"$hint"
+	err=$("$CLIENT" -x 2>&1)
+	expect_eq "$err" "parley-client: unknown option '-x'"$'\n'"$hint"
+}
