@@ -130,9 +130,29 @@ static void test_connect_all_fail_reports_last(void)
 	CHECK_EQ_INT(failed, 1);
 }
 
+/* A source address that is not ours fails the bind, and the caller is told
+ * it was the bind (its message names the source, not the target). */
+static void test_connect_reports_bind_failure(void)
+{
+	struct pl_addr target, src;
+	const char *why;
+	int fd = live(&target), bind_failed = -1;
+	struct pl_connect_opts o = { .timeout_ms = 2000, .source = &src, .bind_failed = &bind_failed };
+
+	CHECK(pl_addr_parse(&src, "192.0.2.1:0", 0, PL_ADDR_PASSIVE, &why) == 0);
+	CHECK_EQ_INT(pl_connect(&target, 1, &o, NULL), -EADDRNOTAVAIL);
+	CHECK_EQ_INT(bind_failed, 1);
+	CHECK(pl_addr_parse(&src, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, &why) == 0);
+	int c = pl_connect(&target, 1, &o, NULL);
+	CHECK(c >= 0);
+	CHECK_EQ_INT(bind_failed, 0);
+	close(c);
+	close(fd);
+}
+
 static const struct unit_test tests[] = {
 	T(test_connect_race_skips_unanswering_first_address),
 	T(test_connect_sequential_waits_for_timeout), T(test_connect_failure_starts_next_at_once),
-	T(test_connect_all_fail_reports_last),
+	T(test_connect_all_fail_reports_last), T(test_connect_reports_bind_failure),
 };
 UNIT_MAIN(tests)
