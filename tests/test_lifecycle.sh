@@ -83,16 +83,20 @@ test_output_reaches_a_file_at_once() {
 	expect_eq "$(cat out)" "client says: ping"
 	stop_server
 	# through a pipe too, with the log lines in order around it
-	"$SERVER" -v 127.0.0.1:0 2>&1 | cat >piped &
+	mkfifo pipe
+	"$SERVER" -v 127.0.0.1:0 >pipe 2>&1 &
 	local pid=$!
-	for ((i = 0; i < 100; i++)); do grep -q "listening on" piped && break; sleep 0.05; done
+	PIDS+=($pid)
+	cat pipe >piped &
+	for ((i = 0; i < 200; i++)); do grep -q "listening on" piped && break; sleep 0.05; done
 	local a
 	a=$(sed -n 's/^listening on //p' piped)
 	expect_eq "$(client "$a" one)" "server says: world"
 	for ((i = 0; i < 40; i++)); do grep -q "close" piped && break; sleep 0.05; done
 	expect_match "$(cat piped)" $'\nopen [^\n]*\nclient says: one\nclose [^\n]*: eof$'
-	pkill -TERM -f "^$SERVER -v 127.0.0.1:0" 2>/dev/null
+	kill -TERM "$pid"
 	wait "$pid"
+	expect_eq "$?" 0 "server exit"
 }
 
 # LISTEN_FDS other than decimal digits: one message, exit 1.

@@ -406,7 +406,9 @@ test_rel_23_sigterm_100_clients_mid_pipeline() {
 	start_server -q -v --echo --drain-timeout 5 "unix:$T/r.sock"
 	local i pids=()
 	for i in $(seq 1 100); do
-		rawpeer "unix:$T/r.sock" M:200:ping say:sent rc:200:ping eof >"c$i.out" 2>&1 &
+		# -t 30 s: on a loaded machine starting 100 peers and reading their
+		# first lines may itself take longer than the default 10 s
+		rawpeer -t 30000 "unix:$T/r.sock" M:200:ping say:sent rc:200:ping eof >"c$i.out" 2>&1 &
 		pids+=($!)
 	done
 	# every client has written all 200 requests before the signal
