@@ -1,5 +1,5 @@
-# test_reliability.sh - one test per behaviour of ../shared/RELIABILITY.md,
-# numbered as there.  "Survive" is checked, not assumed: after the fault the
+# test_reliability.sh - one test per behaviour of the checklist in
+# docs/RELIABILITY.md ("Behaviour by behaviour"), numbered as there.  "Survive" is checked, not assumed: after the fault the
 # server answers a fresh client, sits near idle, stays under an RSS bound
 # (survived, in lib.sh), and its -v statistics counted why each client was
 # closed (counted).
