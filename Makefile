@@ -89,9 +89,6 @@ $(BUILD)/bench/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
 
-$(BUILD)/parley.pc: contrib/parley.pc.in include/parley/version.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
-
 valgrind:
 	@bash tests/valgrind.sh
 
@@ -124,7 +121,10 @@ INSTALLED = $(BINDIR)/parley-server $(BINDIR)/parley-client $(BINDIR)/parley-ben
 	$(MAN1:man/%=$(MANDIR)/man1/%) $(MAN7:man/%=$(MANDIR)/man7/%) \
 	$(COMPDIR)/parley-server $(COMPDIR)/parley-client $(COMPDIR)/parley-bench
 
-install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) $(BUILD)/parley.pc
+# parley.pc is written from the PREFIX of this install, never kept in $(BUILD):
+# a file there would depend on files only, and ship the PREFIX of an earlier
+# install (make test installs with PREFIX=/opt/parley-test).
+install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) contrib/parley.pc.in
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/parley \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(COMPDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
@@ -132,7 +132,9 @@ install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) $(BUILD)/parley.pc
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libparley.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libparley.so
-	install -m 644 $(BUILD)/parley.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' contrib/parley.pc.in \
+	  >$(DESTDIR)$(LIBDIR)/pkgconfig/parley.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/parley.pc
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCDIR)/parley/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
