@@ -114,3 +114,14 @@ test_server_threads_sigterm_drains_every_thread() {
 	done
 	expect_match "$(grep '^stats: ' err)" "accepted=30 requests=6000 .*shutdown=30 "
 }
+
+# A client on an unbound Unix socket has no name: -v logs it (and the
+# client's -v its own end) as unix:(unnamed), not "open unix:" and "close unix:: eof".
+test_server_logs_unnamed_unix_peer() {
+	start_server -v "unix:$T/s.sock"
+	expect_eq "$(client -v "unix:$T/s.sock" 2>c.err)" "server says: world"
+	expect_match "$(cat c.err)" "connected to unix:$T/s\\.sock from unix:\\(unnamed\\)"
+	stop_server
+	expect_match "$(cat "$T/err")" $'\nopen unix:\\(unnamed\\)\n'
+	expect_match "$(cat "$T/err")" $'\nclose unix:\\(unnamed\\): eof\n'
+}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "parley/addr.h"
 #include "unit.h"
@@ -40,6 +41,39 @@ static void test_addr_parse_format_roundtrip(void)
 	roundtrip("unix:/tmp/x.sock", 0, "unix:/tmp/x.sock");
 	roundtrip("unix:@parley-test", 0, "unix:@parley-test");
 	roundtrip("[2001:db8::a:b]:7", 0, "[2001:db8::a:b]:7");
+}
+
+/* An unnamed Unix socket (socketpair, or a client that never bound) has an
+ * address of sun_family alone; it prints as unix:(unnamed), not as "unix:",
+ * which reads as a truncated path (and "close unix:: eof" in a log). */
+static void test_addr_unnamed_unix_formats(void)
+{
+	struct sockaddr_un su;
+	struct pl_addr a;
+	char buf[PL_ADDR_TEXT_MAX];
+	int sv[2];
+
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	/* what Linux returns for an unnamed socket: the family alone */
+	CHECK(pl_addr_from_sockaddr(&a, (struct sockaddr *)&su, sizeof(sa_family_t)) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_UNIX);
+	CHECK_EQ_INT(a.path_len, 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "unix:(unnamed)");
+	/* an abstract name of length 0 (sun_path holds the leading NUL alone) */
+	CHECK(pl_addr_from_sockaddr(&a, (struct sockaddr *)&su, sizeof(sa_family_t) + 1) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_ABSTRACT);
+	CHECK_EQ_INT(a.path_len, 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "unix:(unnamed)");
+	/* and a real one */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(pl_addr_peer(sv[0], &a) == 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "unix:(unnamed)");
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void test_addr_fields(void)
@@ -145,6 +179,6 @@ static void test_addr_resolve_keeps_order(void)
 static const struct unit_test tests[] = {
 	T(test_addr_parse_format_roundtrip), T(test_addr_fields), T(test_addr_rejections),
 	T(test_addr_sockaddr_roundtrip), T(test_addr_abstract_sockaddr_layout),
-	T(test_addr_resolve_keeps_order),
+	T(test_addr_resolve_keeps_order), T(test_addr_unnamed_unix_formats),
 };
 UNIT_MAIN(tests)

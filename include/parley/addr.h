@@ -59,7 +59,8 @@ int pl_addr_parse(struct pl_addr *a, const char *text, uint16_t default_port,
 /*
  * Writes a's text form into buf (NUL-terminated, truncated to cap).  Returns
  * the length the full text has, like snprintf.  Non-printable bytes of an
- * abstract name are written as \xHH.
+ * abstract name are written as \xHH.  A Unix socket with no name (an unbound
+ * client, a socketpair) is written as unix:(unnamed).
  */
 int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap);
 

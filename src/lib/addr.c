@@ -200,6 +200,8 @@ static size_t escape_name(const char *p, size_t n, char *out, size_t cap)
 int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN], scope[IF_NAMESIZE + 12];
+	int n;
+	size_t off;
 
 	switch (a->kind) {
 	case PL_ADDR_IP4:
@@ -217,12 +219,18 @@ int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
 		}
 		return snprintf(buf, cap, "[%s%s]:%u", ip, scope, a->port);
 	case PL_ADDR_UNIX:
-		return snprintf(buf, cap, "unix:%.*s", (int)a->path_len, a->path);
-	case PL_ADDR_ABSTRACT: {
-		int n = snprintf(buf, cap, "unix:@");
-		size_t off = (size_t)n < cap ? (size_t)n : cap;
+	case PL_ADDR_ABSTRACT:
+		/* a socket that never bound (socketpair, most clients) has no path;
+		 * "unix:" alone reads as a cut-off path ("close unix:: eof").  An
+		 * abstract name of length 0 has no text either (parse refuses
+		 * "unix:@") and only comes from a peer that bound it on purpose. */
+		if (a->path_len == 0)
+			return snprintf(buf, cap, "unix:(unnamed)");
+		if (a->kind == PL_ADDR_UNIX)
+			return snprintf(buf, cap, "unix:%.*s", (int)a->path_len, a->path);
+		n = snprintf(buf, cap, "unix:@");
+		off = (size_t)n < cap ? (size_t)n : cap;
 		return n + (int)escape_name(a->path, a->path_len, buf + off, cap - off);
-	}
 	case PL_ADDR_NAME:
 		return snprintf(buf, cap, "%s:%u", a->host, a->port);
 	case PL_ADDR_ANY:
