@@ -146,7 +146,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-rmdir $(DESTDIR)$(INCDIR)/parley 2>/dev/null
 
+# every build tree: build, build-asan, build-tsan, build-fuzz, build-valgrind
+# and any other BUILD=build-* one
 clean:
-	rm -rf build build-asan build-fuzz build-valgrind
+	rm -rf build $(wildcard build-*/)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
