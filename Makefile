@@ -3,6 +3,8 @@
 #   make run        build, then serve on port 1234 (IPv4 and IPv6)
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests against an ASan+UBSan build (in build-asan/)
+#   make tsan       the tests that run threads against a TSan build (in build-tsan/)
+#   make valgrind   the integration tests with the programs under valgrind memcheck
 #   make bench      W1..W7 against parley, Redis and a blocking floor (docs/BENCHMARKS.md)
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall removes exactly that)
 
@@ -39,7 +41,7 @@ HEADERS  := $(wildcard include/parley/*.h)
 MAN1     := $(wildcard man/*.1)
 MAN7     := $(wildcard man/*.7)
 
-.PHONY: all run test asan clean bench install uninstall fuzz valgrind lint
+.PHONY: all run test asan tsan clean bench install uninstall fuzz valgrind lint
 .SECONDARY:
 all: $(BUILD)/libparley.a $(SHLIB) $(PROGS) $(EXAMPLES) $(UNITS) $(HELPERS)
 
@@ -109,6 +111,13 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test
+
+# ThreadSanitizer needs every object built with it, so a tree of its own;
+# tests/tsan.sh picks the threaded tests and copes with ASLR TSan cannot use.
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" \
+	  LDFLAGS="-fsanitize=thread" all
+	@bash tests/tsan.sh
 
 bench: all $(BUILD)/bench/floor
 	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
