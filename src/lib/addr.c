@@ -292,12 +292,10 @@ int pl_addr_to_sockaddr(const struct pl_addr *a, struct sockaddr_storage *ss, so
 {
 	memset(ss, 0, sizeof(*ss));
 	if (v4_mapped(a)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(a->port);
-		memcpy(&s4->sin_addr, a->ip + 12, 4);
-		*len = sizeof(*s4);
-		return 0;
+		struct pl_addr v4 = *a;
+		v4.kind = PL_ADDR_IP4;
+		memcpy(v4.ip, a->ip + 12, 4);
+		return pl_addr_to_sockaddr(&v4, ss, len);
 	}
 	switch (a->kind) {
 	case PL_ADDR_IP4: {
