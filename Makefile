@@ -3,6 +3,8 @@
 #   make run        build, then serve on port 1234 (IPv4 and IPv6)
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same tests against an ASan+UBSan build (in build-asan/)
+#   make tsan       the tests that run threads against a TSan build (in build-tsan/)
+#   make valgrind   the integration tests with the programs under valgrind memcheck
 #   make bench      W1..W7 against parley, Redis and a blocking floor (docs/BENCHMARKS.md)
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall removes exactly that)
 
@@ -39,7 +41,7 @@ HEADERS  := $(wildcard include/parley/*.h)
 MAN1     := $(wildcard man/*.1)
 MAN7     := $(wildcard man/*.7)
 
-.PHONY: all run test asan clean bench install uninstall fuzz valgrind lint
+.PHONY: all run test asan tsan clean bench install uninstall fuzz valgrind lint
 .SECONDARY:
 all: $(BUILD)/libparley.a $(SHLIB) $(PROGS) $(EXAMPLES) $(UNITS) $(HELPERS)
 
@@ -89,9 +91,6 @@ $(BUILD)/bench/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
 
-$(BUILD)/parley.pc: contrib/parley.pc.in include/parley/version.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
-
 valgrind:
 	@bash tests/valgrind.sh
 
@@ -113,6 +112,13 @@ asan:
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
+# ThreadSanitizer needs every object built with it, so a tree of its own;
+# tests/tsan.sh picks the threaded tests and copes with ASLR TSan cannot use.
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT="-O1 -g -fsanitize=thread" \
+	  LDFLAGS="-fsanitize=thread" all
+	@bash tests/tsan.sh
+
 bench: all $(BUILD)/bench/floor
 	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
 
@@ -124,7 +130,10 @@ INSTALLED = $(BINDIR)/parley-server $(BINDIR)/parley-client $(BINDIR)/parley-ben
 	$(MAN1:man/%=$(MANDIR)/man1/%) $(MAN7:man/%=$(MANDIR)/man7/%) \
 	$(COMPDIR)/parley-server $(COMPDIR)/parley-client $(COMPDIR)/parley-bench
 
-install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) $(BUILD)/parley.pc
+# parley.pc is written from the PREFIX of this install, never kept in $(BUILD):
+# a file there would depend on files only, and ship the PREFIX of an earlier
+# install (make test installs with PREFIX=/opt/parley-test).
+install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) contrib/parley.pc.in
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/parley \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(COMPDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
@@ -132,7 +141,9 @@ install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) $(BUILD)/parley.pc
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libparley.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libparley.so
-	install -m 644 $(BUILD)/parley.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' contrib/parley.pc.in \
+	  >$(DESTDIR)$(LIBDIR)/pkgconfig/parley.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/parley.pc
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCDIR)/parley/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
@@ -144,7 +155,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-rmdir $(DESTDIR)$(INCDIR)/parley 2>/dev/null
 
+# every build tree: build, build-asan, build-tsan, build-fuzz, build-valgrind
+# and any other BUILD=build-* one
 clean:
-	rm -rf build build-asan build-fuzz build-valgrind
+	rm -rf build $(wildcard build-*/)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, each in its own process under a hard timeout, and ends
 # with "N passed, N failed".  BUILD picks the build (build or build-asan);
-# a pattern argument runs only the tests whose name contains it; SKIP, a
+# a pattern argument runs only the tests whose name contains it; ONLY, a
+# regex, runs only the tests whose name matches it (make tsan); SKIP, a
 # regex, names tests to leave out (reported as skipped), and a test that
 # exits 77 skipped itself because an optional tool is missing.
 set -u
@@ -19,6 +20,7 @@ run_case() {
 	local name=$1
 	shift
 	case "$name" in *"$only"*) ;; *) return ;; esac
+	if [ -n "${ONLY:-}" ] && ! [[ "$name" =~ $ONLY ]]; then return; fi
 	if [ -n "${SKIP:-}" ] && [[ "$name" =~ $SKIP ]]; then
 		skipped=$((skipped + 1))
 		printf 'skip  %s\n' "$name"

@@ -59,7 +59,7 @@ test_unix_abstract() {
 	start_server "unix:@$name"
 	expect_eq "$ADDR" "unix:@$name"
 	expect_eq "$(client -v "unix:@$name" 2>err.client)" "server says: world"
-	expect_eq "$(cat err.client)" $'trying unix:@'"$name"$'\nconnected to unix:@'"$name from unix:"
+	expect_eq "$(cat err.client)" $'trying unix:@'"$name"$'\nconnected to unix:@'"$name from unix:(unnamed)"
 	stop_server
 }
 

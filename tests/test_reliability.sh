@@ -1,5 +1,5 @@
-# test_reliability.sh - one test per behaviour of ../shared/RELIABILITY.md,
-# numbered as there.  "Survive" is checked, not assumed: after the fault the
+# test_reliability.sh - one test per behaviour of the checklist in
+# docs/RELIABILITY.md ("Behaviour by behaviour"), numbered as there.  "Survive" is checked, not assumed: after the fault the
 # server answers a fresh client, sits near idle, stays under an RSS bound
 # (survived, in lib.sh), and its -v statistics counted why each client was
 # closed (counted).
@@ -9,6 +9,15 @@ shim() { echo "$TOP/$BUILD/tests/faultshim.so"; }
 unit() { [ -x "$TOP/$BUILD/tests/$1" ] && echo "$TOP/$BUILD/tests/$1" || echo "$TOP/build/tests/$1"; }
 # ASan insists on coming first among preloaded libraries; the shim is harmless.
 shim_env() { echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"; }
+# wait_stopped PID: waits (up to 10 s) for PID to be stopped (state T).
+wait_stopped() {
+	local i
+	for ((i = 0; i < 1000; i++)); do
+		[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ] && return
+		sleep 0.01
+	done
+	fail "process $1 did not stop"
+}
 
 # --- Accepting -----------------------------------------------------------
 
@@ -37,14 +46,22 @@ test_rel_01_descriptors_run_out() {
 # others are unaffected.
 test_rel_02_connection_limit() {
 	start_server -v --max-conns 2 127.0.0.1:0
-	# this peer holds one connection of its own and one more: the limit
-	rawpeer "$ADDR" hold:1 say:held sleep:500 m:first r:1 >peer.out &
+	# this peer holds one connection of its own and one more: the limit.  With
+	# both open it stops itself (SIGSTOP), and it is continued, to send its
+	# request, only once the client over the limit has been turned away: an
+	# order of events, not a sleep, which a client slow to start (under
+	# valgrind) outlasted, finding the slots free again.
+	sh -c 'exec "$0" "$1" hold:1 say:held "kill:$$:$2" m:first r:1' \
+		"$RAWPEER" "$ADDR" "$(kill -l STOP)" >peer.out &
 	local peer=$!
+	PIDS+=("$peer")
 	expect_eq "$(first_line peer.out)" held
+	wait_stopped "$peer"
 	err=$(client "$ADDR" 2>&1)
 	expect_eq "$?" 1 "client over the limit"
 	# closed at once: a FIN, or a reset when our request was already in its buffer
 	expect_match "$err" "^parley-client: ($ADDR: connection closed by the server after 0 of 1 replies|read from $ADDR: Connection reset by peer)$"
+	kill -CONT "$peer"
 	wait $peer
 	expect_eq "$(cat peer.out)" $'held\nreply: world' "existing clients unaffected"
 	survived

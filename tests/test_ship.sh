@@ -125,3 +125,22 @@ parley-client -v: flag
 parley-client -s: value
 parley-client -4: flag"
 }
+
+# parley.pc names the PREFIX of the install that writes it, not of an earlier
+# one: two installs from one build tree (make test's own install uses
+# /opt/parley-test) each get their own prefix in parley.pc and pkg-config.
+test_ship_pkgconfig_follows_prefix() {
+	need pkg-config pkgconf
+	local prefix dest cflags
+	for prefix in /opt/parley-a /usr/local/parley-b; do
+		dest=$T/dest${prefix//\//_}
+		make -s -C "$TOP" BUILD="$BUILD" DESTDIR="$dest" PREFIX="$prefix" install >make.log 2>&1 ||
+			fail "install PREFIX=$prefix: $(cat make.log)"
+		expect_eq "$(grep '^prefix=' "$dest$prefix/lib/pkgconfig/parley.pc")" "prefix=$prefix" \
+			"parley.pc of PREFIX=$prefix"
+		cflags=$(PKG_CONFIG_PATH=$dest$prefix/lib/pkgconfig pkg-config --cflags parley) ||
+			fail "pkg-config for PREFIX=$prefix"
+		expect_eq "$(echo $cflags)" "-I$prefix/include" "pkg-config --cflags for PREFIX=$prefix"
+		[ -e "$dest$prefix/include/parley/parley.h" ] || fail "no parley.h under $dest$prefix/include"
+	done
+}

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "parley/addr.h"
+#include "parley/sock.h"
 #include "unit.h"
 
 static void roundtrip(const char *text, unsigned flags, const char *want)
@@ -40,6 +42,85 @@ static void test_addr_parse_format_roundtrip(void)
 	roundtrip("unix:/tmp/x.sock", 0, "unix:/tmp/x.sock");
 	roundtrip("unix:@parley-test", 0, "unix:@parley-test");
 	roundtrip("[2001:db8::a:b]:7", 0, "[2001:db8::a:b]:7");
+	roundtrip("[::ffff:127.0.0.1]:80", 0, "[::ffff:127.0.0.1]:80");
+	roundtrip("[::ffff:10.1.2.3]:0", PL_ADDR_PASSIVE, "[::ffff:10.1.2.3]:0");
+	roundtrip("unix:///tmp/x.sock", 0, "unix:///tmp/x.sock"); /* a path, not a URL */
+}
+
+/* [::ffff:a.b.c.d] is a valid IPv6 literal for an IPv4 address: it keeps its
+ * text, and its socket is IPv4, so a server can listen on it (an IPv6 socket
+ * with IPV6_V6ONLY, as explicit IPv6 listeners have, refused it: EINVAL) and a
+ * client reach it. */
+static void test_addr_v4_mapped_listens_and_connects(void)
+{
+	struct pl_addr a, bound;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	socklen_t len;
+	char buf[PL_ADDR_TEXT_MAX];
+	const char *why = NULL;
+	int lfd, cfd, afd;
+
+	CHECK(pl_addr_parse(&a, "[::ffff:127.0.0.1]:0", 0, PL_ADDR_PASSIVE, &why) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_IP6);
+	CHECK_EQ_INT(pl_addr_sa_family(&a), AF_INET);
+	CHECK(pl_addr_to_sockaddr(&a, &ss, &len) == 0);
+	CHECK_EQ_INT(ss.ss_family, AF_INET);
+	CHECK_EQ_INT(len, sizeof(struct sockaddr_in));
+	CHECK(s4->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+
+	lfd = pl_listen(&a, NULL);
+	if (lfd < 0) {
+		fprintf(stderr, "listen on [::ffff:127.0.0.1]:0: %s\n", strerror(-lfd));
+		unit_failures++;
+		return;
+	}
+	CHECK(pl_addr_local(lfd, &bound) == 0);
+	a.port = bound.port;
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK(strncmp(buf, "[::ffff:127.0.0.1]:", 19) == 0 && a.port != 0);
+	cfd = pl_connect(&a, 1, NULL, NULL);
+	CHECK(cfd >= 0);
+	afd = accept(lfd, NULL, NULL);
+	CHECK(afd >= 0);
+	if (afd >= 0)
+		close(afd);
+	if (cfd >= 0)
+		close(cfd);
+	close(lfd);
+}
+
+/* An unnamed Unix socket (socketpair, or a client that never bound) has an
+ * address of sun_family alone; it prints as unix:(unnamed), not as "unix:",
+ * which reads as a truncated path (and "close unix:: eof" in a log). */
+static void test_addr_unnamed_unix_formats(void)
+{
+	struct sockaddr_un su;
+	struct pl_addr a;
+	char buf[PL_ADDR_TEXT_MAX];
+	int sv[2];
+
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	/* what Linux returns for an unnamed socket: the family alone */
+	CHECK(pl_addr_from_sockaddr(&a, (struct sockaddr *)&su, sizeof(sa_family_t)) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_UNIX);
+	CHECK_EQ_INT(a.path_len, 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "unix:(unnamed)");
+	/* an abstract name of length 0 (sun_path holds the leading NUL alone) */
+	CHECK(pl_addr_from_sockaddr(&a, (struct sockaddr *)&su, sizeof(sa_family_t) + 1) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_ABSTRACT);
+	CHECK_EQ_INT(a.path_len, 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "unix:(unnamed)");
+	/* and a real one */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK(pl_addr_peer(sv[0], &a) == 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "unix:(unnamed)");
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void test_addr_fields(void)
@@ -91,6 +172,9 @@ static void test_addr_rejections(void)
 	reject("1234", 0, "a port alone is only for listening");
 	reject("unix:", 0, "empty Unix socket path");
 	reject("bad host!:80", 0, "invalid character in host name");
+	reject("http://host:80", 0, "a URL is not an address: use HOST:PORT");
+	reject("tcp://127.0.0.1:5", 0, "a URL is not an address: use HOST:PORT");
+	reject("http://[::1]:80/", 0, "a URL is not an address: use HOST:PORT");
 	memset(longpath + 6, 'a', 150);
 	longpath[156] = '\0';
 	reject(longpath, 0, "Unix socket path longer than sun_path (107 bytes)");
@@ -98,7 +182,8 @@ static void test_addr_rejections(void)
 
 static void test_addr_sockaddr_roundtrip(void)
 {
-	const char *texts[] = { "127.0.0.1:1", "[::1]:2", "[fe80::2%lo]:3", "unix:/a/b", "unix:@x" };
+	const char *texts[] = { "127.0.0.1:1", "[::1]:2", "[fe80::2%lo]:3", "unix:/a/b", "unix:@x",
+				"[::ffff:127.0.0.1]:4" };
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		struct pl_addr a, b;
@@ -107,6 +192,12 @@ static void test_addr_sockaddr_roundtrip(void)
 		CHECK(pl_addr_parse(&a, texts[i], 0, 0, NULL) == 0);
 		CHECK(pl_addr_to_sockaddr(&a, &ss, &len) == 0);
 		CHECK(pl_addr_from_sockaddr(&b, (struct sockaddr *)&ss, len) == 0);
+		/* an IPv4-mapped address comes back as the IPv4 address its socket has */
+		if (a.kind == PL_ADDR_IP6 && pl_addr_sa_family(&a) == AF_INET) {
+			CHECK_EQ_INT(b.kind, PL_ADDR_IP4);
+			CHECK(b.port == a.port && memcmp(b.ip, a.ip + 12, 4) == 0);
+			continue;
+		}
 		CHECK(pl_addr_equal(&a, &b));
 	}
 }
@@ -145,6 +236,7 @@ static void test_addr_resolve_keeps_order(void)
 static const struct unit_test tests[] = {
 	T(test_addr_parse_format_roundtrip), T(test_addr_fields), T(test_addr_rejections),
 	T(test_addr_sockaddr_roundtrip), T(test_addr_abstract_sockaddr_layout),
-	T(test_addr_resolve_keeps_order),
+	T(test_addr_resolve_keeps_order), T(test_addr_v4_mapped_listens_and_connects),
+	T(test_addr_unnamed_unix_formats),
 };
 UNIT_MAIN(tests)

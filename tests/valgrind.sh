@@ -25,7 +25,8 @@ for f in build/examples/*; do ln -s "$PWD/$f" "$vg/examples/"; done
 rm -f "$vg"/tests/unit_* # unit tests run natively in make test / make asan
 # left out: timing (CPU ticks, deadlines), RSS bounds (valgrind's own memory
 # counts), LD_PRELOAD fault shims (valgrind has its own preloads), and
-# bulk/bench/storm runs that would take minutes under valgrind.  The
+# bulk/bench/storm runs that would take minutes under valgrind, and
+# pkgconfig_follows_prefix, which installs twice and runs no program.  The
 # survived checks keep only their fresh-client part (UNDER_VALGRIND).
-SKIP='rel_01|rel_03|rel_04|rel_07|rel_12|rel_16_never|rel_25|drain_timeout|idle_timeout|connect_timeout|reply_timeout|backpressure_bounds_memory|test_bench|64mib|stream_idle' \
+SKIP='rel_01|rel_03|rel_04|rel_07|rel_12|rel_16_never|rel_25|drain_timeout|idle_timeout|connect_timeout|reply_timeout|backpressure_bounds_memory|test_bench|64mib|stream_idle|pkgconfig_follows_prefix' \
 	UNDER_VALGRIND=1 TEST_TIMEOUT=180 BUILD=$vg bash tests/run.sh "${1:-test_}"

@@ -12,6 +12,10 @@
  *   127.0.0.1:1234   [::1]:1234   [fe80::1%eth0]:1234   localhost:1234
  *   1234   :1234   (wildcard)     unix:/path/to.sock   unix:@name (abstract)
  *   a host or bracketed IPv6 without a port takes the caller's default port.
+ * An IPv4-mapped IPv6 address ([::ffff:127.0.0.1]:1234) stays IPv6 as text
+ * but gets an IPv4 socket (pl_addr_sa_family, pl_addr_to_sockaddr): that is
+ * what it is on the wire, and an IPV6_V6ONLY socket could not bind it.  A URL
+ * (anything with "://" outside unix:) is refused.
  */
 #ifndef PARLEY_ADDR_H
 #define PARLEY_ADDR_H
@@ -59,14 +63,16 @@ int pl_addr_parse(struct pl_addr *a, const char *text, uint16_t default_port,
 /*
  * Writes a's text form into buf (NUL-terminated, truncated to cap).  Returns
  * the length the full text has, like snprintf.  Non-printable bytes of an
- * abstract name are written as \xHH.
+ * abstract name are written as \xHH.  A Unix socket with no name (an unbound
+ * client, a socketpair) is written as unix:(unnamed).
  */
 int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap);
 
 /* Compares two addresses field by field; 1 when equal. */
 int pl_addr_equal(const struct pl_addr *a, const struct pl_addr *b);
 
-/* Converts to a sockaddr; *len receives its length.  -EAFNOSUPPORT for NAME/ANY/NONE. */
+/* Converts to a sockaddr; *len receives its length.  -EAFNOSUPPORT for NAME/ANY/NONE.
+ * An IPv4-mapped IPv6 address becomes a sockaddr_in. */
 int pl_addr_to_sockaddr(const struct pl_addr *a, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Converts from a sockaddr of length len.  -EAFNOSUPPORT for other families. */
@@ -92,7 +98,8 @@ int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
 /* Text for an error from pl_addr_resolve. */
 const char *pl_addr_resolve_strerror(int err);
 
-/* The socket family for a: AF_INET, AF_INET6 or AF_UNIX; 0 for NAME/ANY/NONE. */
+/* The socket family for a: AF_INET (IPv4-mapped IPv6 included), AF_INET6 or
+ * AF_UNIX; 0 for NAME/ANY/NONE. */
 int pl_addr_sa_family(const struct pl_addr *a);
 
 #endif

@@ -62,7 +62,8 @@ int pl_frame_parse_from(enum pl_proto proto, const uint8_t *p, size_t n,
  */
 size_t pl_frame_eof_tail(enum pl_proto proto, const uint8_t *p, size_t n);
 
-/* Bytes of framing pl_frame_encode_head writes for a message of len bytes. */
+/* Bytes of framing pl_frame_encode_head / pl_frame_encode_tail write; the same
+ * for every message of a protocol, whatever its length. */
 size_t pl_frame_head_len(enum pl_proto proto);
 size_t pl_frame_tail_len(enum pl_proto proto);
 

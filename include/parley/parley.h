@@ -7,6 +7,7 @@
 #include "parley/buf.h"
 #include "parley/escape.h"
 #include "parley/frame.h"
+#include "parley/hist.h"
 #include "parley/io.h"
 #include "parley/loop.h"
 #include "parley/server.h"

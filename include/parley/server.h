@@ -1,13 +1,14 @@
 /*
  * server.h - a request/response server on top of the event loop.
  *
- * The server owns listeners and connections.  Each connection reads into a
- * buffer shared by the whole loop; only a partial message or unsent output is
- * kept per connection, so an idle connection costs its struct alone.  Every
- * whole request already buffered is handed to on_request in order
- * (pipelining); replies queue up and leave in one write per batch; EPOLLOUT is
- * watched only while the socket is full; a connection whose unsent output
- * passes out_cap is not read until it drains (backpressure).
+ * The server owns listeners and connections.  Each connection reads into one
+ * 256 KiB buffer shared by all of the server's connections (a server runs on
+ * one loop, so they never read at once); only a partial message or unsent
+ * output is kept per connection, so an idle connection costs its struct
+ * alone.  Every whole request already buffered is handed to on_request in
+ * order (pipelining); replies queue up and leave in one write per batch;
+ * EPOLLOUT is watched only while the socket is full; a connection whose
+ * unsent output passes out_cap is not read until it drains (backpressure).
  *
  * Connection life cycle: accepted -> open (on_event OPEN) -> closing (after
  * pl_conn_close, from any callback, its own included) -> freed after the

@@ -19,6 +19,20 @@ static int fail(const char **why, const char *text)
 	return -EINVAL;
 }
 
+/*
+ * An IPv4-mapped IPv6 address, [::ffff:a.b.c.d], is IPv4 on the wire.  It
+ * keeps its IPv6 kind and text (format round-trips), but its socket is AF_INET:
+ * an AF_INET6 socket reaches it only with IPV6_V6ONLY off, and an explicit
+ * IPv6 listener sets it on (to share a port with an IPv4 one), so bind said
+ * EINVAL.  The IPv4 address is in the last 4 bytes of ip[].
+ */
+static int v4_mapped(const struct pl_addr *a)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return a->kind == PL_ADDR_IP6 && memcmp(a->ip, prefix, sizeof(prefix)) == 0;
+}
+
 /* Parses a decimal port; -1 when the text is not a number in 0..65535. */
 static long parse_port(const char *s, size_t n)
 {
@@ -140,6 +154,10 @@ int pl_addr_parse(struct pl_addr *a, const char *text, uint16_t default_port,
 		return fail(why, "empty address");
 	if (strncmp(text, "unix:", 5) == 0)
 		return parse_unix(a, text + 5, why);
+	/* http://host:80 would otherwise be "IPv6 ... needs brackets", which
+	 * sends the user the wrong way */
+	if (strstr(text, "://"))
+		return fail(why, "a URL is not an address: use HOST:PORT");
 	if (text[0] == '[') {
 		const char *close = strchr(text, ']');
 		if (!close)
@@ -200,6 +218,8 @@ static size_t escape_name(const char *p, size_t n, char *out, size_t cap)
 int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN], scope[IF_NAMESIZE + 12];
+	int n;
+	size_t off;
 
 	switch (a->kind) {
 	case PL_ADDR_IP4:
@@ -217,12 +237,18 @@ int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
 		}
 		return snprintf(buf, cap, "[%s%s]:%u", ip, scope, a->port);
 	case PL_ADDR_UNIX:
-		return snprintf(buf, cap, "unix:%.*s", (int)a->path_len, a->path);
-	case PL_ADDR_ABSTRACT: {
-		int n = snprintf(buf, cap, "unix:@");
-		size_t off = (size_t)n < cap ? (size_t)n : cap;
+	case PL_ADDR_ABSTRACT:
+		/* a socket that never bound (socketpair, most clients) has no path;
+		 * "unix:" alone reads as a cut-off path ("close unix:: eof").  An
+		 * abstract name of length 0 has no text either (parse refuses
+		 * "unix:@") and only comes from a peer that bound it on purpose. */
+		if (a->path_len == 0)
+			return snprintf(buf, cap, "unix:(unnamed)");
+		if (a->kind == PL_ADDR_UNIX)
+			return snprintf(buf, cap, "unix:%.*s", (int)a->path_len, a->path);
+		n = snprintf(buf, cap, "unix:@");
+		off = (size_t)n < cap ? (size_t)n : cap;
 		return n + (int)escape_name(a->path, a->path_len, buf + off, cap - off);
-	}
 	case PL_ADDR_NAME:
 		return snprintf(buf, cap, "%s:%u", a->host, a->port);
 	case PL_ADDR_ANY:
@@ -255,7 +281,7 @@ int pl_addr_sa_family(const struct pl_addr *a)
 {
 	switch (a->kind) {
 	case PL_ADDR_IP4: return AF_INET;
-	case PL_ADDR_IP6: return AF_INET6;
+	case PL_ADDR_IP6: return v4_mapped(a) ? AF_INET : AF_INET6;
 	case PL_ADDR_UNIX:
 	case PL_ADDR_ABSTRACT: return AF_UNIX;
 	default: return 0;
@@ -265,6 +291,12 @@ int pl_addr_sa_family(const struct pl_addr *a)
 int pl_addr_to_sockaddr(const struct pl_addr *a, struct sockaddr_storage *ss, socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
+	if (v4_mapped(a)) {
+		struct pl_addr v4 = *a;
+		v4.kind = PL_ADDR_IP4;
+		memcpy(v4.ip, a->ip + 12, 4);
+		return pl_addr_to_sockaddr(&v4, ss, len);
+	}
 	switch (a->kind) {
 	case PL_ADDR_IP4: {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
@@ -353,10 +385,13 @@ static int addr_of(int fd, struct pl_addr *a, int peer)
 int pl_addr_local(int fd, struct pl_addr *a) { return addr_of(fd, a, 0); }
 int pl_addr_peer(int fd, struct pl_addr *a) { return addr_of(fd, a, 1); }
 
+/* By the socket an address gets: -4 takes [::ffff:a.b.c.d], -6 does not. */
 static int family_ok(const struct pl_addr *a, enum pl_family f)
 {
-	return f == PL_FAMILY_ANY || (f == PL_FAMILY_4 && a->kind == PL_ADDR_IP4) ||
-	       (f == PL_FAMILY_6 && a->kind == PL_ADDR_IP6);
+	int fam = pl_addr_sa_family(a);
+
+	return f == PL_FAMILY_ANY || (f == PL_FAMILY_4 && fam == AF_INET) ||
+	       (f == PL_FAMILY_6 && fam == AF_INET6);
 }
 
 int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
