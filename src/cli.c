@@ -80,6 +80,12 @@ unsigned long long cli_uint(const char *opt, const char *s, unsigned long long m
 
 unsigned long long cli_size(const char *opt, const char *s, unsigned long long max)
 {
+	return cli_size_range(opt, s, 0, max);
+}
+
+unsigned long long cli_size_range(const char *opt, const char *s, unsigned long long min,
+				  unsigned long long max)
+{
 	char *end;
 	unsigned long long v, mul = 1;
 
@@ -93,8 +99,9 @@ unsigned long long cli_size(const char *opt, const char *s, unsigned long long m
 		mul = 1024ULL * 1024 * 1024;
 	if (mul > 1)
 		end++;
-	if (!*s || *s == '-' || *end || errno || v > max / mul)
-		cli_usage_error("%s: '%s' is not a size from 0 to %llu (K, M, G allowed)", opt, s, max);
+	if (!*s || *s == '-' || *end || errno || v > max / mul || v * mul < min)
+		cli_usage_error("%s: '%s' is not a size from %llu to %llu (K, M, G allowed)", opt, s,
+				min, max);
 	return v * mul;
 }
 

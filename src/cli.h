@@ -39,6 +39,8 @@ unsigned long long cli_uint_range(const char *opt, const char *s, unsigned long 
 				  unsigned long long max);
 /* A size with an optional K, M or G suffix (powers of 1024). */
 unsigned long long cli_size(const char *opt, const char *s, unsigned long long max);
+unsigned long long cli_size_range(const char *opt, const char *s, unsigned long long min,
+				  unsigned long long max);
 /*
  * Seconds, fractions down to 1 ms allowed, at most CLI_SECONDS_MAX (about
  * 115 days); returns milliseconds.  Anything else is a usage error.

@@ -676,7 +676,7 @@ int main(int argc, char **argv)
 			if (pl_proto_parse(optarg, &c.proto) < 0)
 				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
 			break;
-		case 1: c.max_msg = (uint32_t)cli_size("--max-msg", optarg, UINT32_MAX); break;
+		case 1: c.max_msg = (uint32_t)cli_size_range("--max-msg", optarg, 1, UINT32_MAX); break;
 		case 'S': c.stream = 1; break;
 		case 'E': c.escapes = 1; break;
 		case 'N': c.no_shutdown = stream_opts = 1; break;

@@ -116,9 +116,15 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 	case PL_EV_CLOSE:
 		if (ev->reason == PL_CLOSE_OVERSIZE) {
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->size);
-			log_event(1, "oversize", (const char *[]){ "peer", peer, "size", num, NULL },
+			log_event(1, "oversize", (const char *[]){ "peer", peer, "#size", num, NULL },
 				  "%s: message of %s bytes exceeds --max-msg %u; closing", peer, num,
 				  o->cfg.max_msg);
+		}
+		if (ev->reason == PL_CLOSE_MEMORY) {
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->size);
+			log_event(1, "memory", (const char *[]){ "peer", peer, "#size", num, NULL },
+				  "%s: holds %s bytes of buffers, the most while over --max-memory %zu; closing",
+				  peer, num, o->cfg.max_memory);
 		}
 		if (!o->verbose)
 			break;
@@ -199,15 +205,11 @@ static void parse_limit(struct opts *o, int ch, const char *arg)
 	switch (ch) {
 	case 1: o->cfg.max_conns = (unsigned)cli_uint("--max-conns", arg, 1000000000); break;
 	case 2:
-		o->cfg.max_msg = (uint32_t)cli_size("--max-msg", arg, UINT32_MAX);
-		if (!o->cfg.max_msg)
-			cli_usage_error("--max-msg: must be at least 1 byte");
+		o->cfg.max_msg = (uint32_t)cli_size_range("--max-msg", arg, 1, UINT32_MAX);
 		break;
 	case 3: o->cfg.idle_timeout_ms = cli_seconds_ms("--idle-timeout", arg); break;
 	case 4:
-		o->cfg.out_cap = cli_size("--out-cap", arg, 1ULL << 40);
-		if (!o->cfg.out_cap)
-			cli_usage_error("--out-cap: must be at least 1 byte");
+		o->cfg.out_cap = cli_size_range("--out-cap", arg, 1, 1ULL << 40);
 		break;
 	case 5: o->cfg.drain_timeout_ms = cli_seconds_ms("--drain-timeout", arg); break;
 	case 8: o->cfg.send_timeout_ms = cli_seconds_ms("--send-timeout", arg); break;
@@ -230,7 +232,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "max-memory", required_argument, 0, 12 }, { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
 	};
-	const char *reply = "world";
+	const char *reply = NULL;
 	int ch;
 
 	/* the leading ':' keeps getopt quiet: each mistake gets one message */
@@ -274,12 +276,18 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (o->cfg.drain_timeout_ms == 0)
 		o->cfg.drain_timeout_ms = 1; /* "0 s": close at once, but the library reads 0 as default */
+	if (reply && o->echo)
+		cli_usage_error("--reply and --echo: choose one");
+	if (!reply)
+		reply = "world";
 	o->reply = (uint8_t *)malloc(strlen(reply) + 1);
 	if (!o->reply)
 		cli_die(1, "%s", strerror(ENOMEM));
 	o->reply_len = cli_unescape_opt("--reply", reply, o->reply);
 	if (o->cfg.proto == PL_PROTO_LINE && memchr(o->reply, '\n', o->reply_len))
 		cli_usage_error("--reply: a line reply cannot contain a newline");
+	if (o->cfg.proto == PL_PROTO_RAW && !o->reply_len && !o->echo)
+		cli_usage_error("--reply: an empty raw reply sends nothing");
 }
 
 /* How the kernel spread the clients over the threads. */

@@ -128,6 +128,10 @@ test_server_option_messages() {
 	err=$("$SERVER" --reply 'bad\q' 2>&1)
 	expect_eq "$?" 2 "bad escape"
 	expect_match "$err" "^parley-server: --reply: 'bad.q' has a bad escape"
+	err=$("$SERVER" --echo --reply x 2>&1)
+	expect_eq "$err" "parley-server: --reply and --echo: choose one"$'\n'"$hint"
+	err=$("$SERVER" --proto raw --reply '' 2>&1)
+	expect_eq "$err" "parley-server: --reply: an empty raw reply sends nothing"$'\n'"$hint"
 	start_server -q --proto raw --reply '+PONG\r\n' 127.0.0.1:0
 	expect_eq "$(rawpeer "$ADDR" w:PING rb:7)" 'raw: +PONG\x0d\x0a'
 	stop_server

@@ -108,6 +108,11 @@ test_max_memory_counts_and_zero_is_off() {
 	expect_eq "$(rawpeer "$ADDR" m:fresh r:1)" "reply: fresh"
 	stop_server
 	counted memory 1
+	# logged without -v too, as an oversize message is
+	start_server -q --echo --max-memory 1M 127.0.0.1:0
+	expect_match "$(rawpeer -t 5000 "$ADDR" big:3000000 eof 2>&1)" "^(eof|reset|error: write: .*)$"
+	stop_server
+	expect_match "$(cat err)" "127.0.0.1:[0-9]+: holds [0-9]+ bytes of buffers, the most while over --max-memory 1048576; closing"
 	start_server -q -v --echo --max-memory 0 127.0.0.1:0
 	expect_eq "$(rawpeer "$ADDR" big:3000000 rbig:3000000)" "rbig ok"
 	stop_server
@@ -146,8 +151,12 @@ test_timeout_ranges() {
 		done
 	done
 	for opt in --max-msg --out-cap; do
-		err=$("$SERVER" "$opt" 0 2>&1)
-		expect_eq "$?" 2 "$opt 0"
-		expect_match "$err" "^parley-server: $opt: must be at least 1 byte" "$opt 0 message"
+		for v in 0 1X; do
+			err=$("$SERVER" "$opt" $v 2>&1)
+			expect_eq "$?" 2 "$opt $v"
+			expect_match "$err" "^parley-server: $opt: '$v' is not a size from 1 to " "$opt $v message"
+		done
 	done
+	err=$("$CLIENT" --max-msg 0 2>&1)
+	expect_eq "$?" 2 "client --max-msg 0"
 }

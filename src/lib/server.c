@@ -231,7 +231,7 @@ static void enforce_budget(struct pl_server *s)
 
 	while (atomic_load_explicit(&s->sh->mem, memory_order_relaxed) > s->cfg.max_memory &&
 	       (victim = hog(s)))
-		conn_close(victim, PL_CLOSE_MEMORY, -ENOMEM, pl_buf_len(&victim->out));
+		conn_close(victim, PL_CLOSE_MEMORY, -ENOMEM, victim->mem);
 }
 
 /* Brings c's share of the total up to date; over the budget, evicts.
