@@ -135,3 +135,18 @@ test_json_fatal_error() {
 	expect_eq "$?" 1
 	expect_match "$err" '^\{"ts":"[0-9T:.-]+Z","level":"warn","event":"error","msg":"listen on unix:[^"]*: No such file or directory"\}$'
 }
+
+# A JSON line stays JSON however long the message: 1,000 control bytes in a
+# usage error escape to 6,000 characters, more than a line holds, so the
+# message is cut at a whole escape and its string still closed.
+test_json_long_message_stays_json() {
+	local v err
+	v=$(printf '\x01%.0s' $(seq 1 1000))
+	err=$("$SERVER" --log-format json --proto "$v" 2>&1)
+	expect_eq "$?" 2
+	expect_eq "$(printf '%s\n' "$err" | wc -l)" 1 "lines"
+	expect_match "$err" '^\{"ts":"[0-9T:.-]+Z","level":"warn","event":"error","msg":"--proto: '"'"'(\\u0001)+"\}$'
+	if command -v python3 >/dev/null; then
+		printf '%s' "$err" | python3 -m json.tool >/dev/null || fail "python3 rejects: $err"
+	fi
+}
