@@ -60,6 +60,10 @@ void cli_usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+/* strtoull and strtod skip leading blanks and take a sign: a number here
+ * starts with a digit (or, for seconds, the point of ".5"). */
+static int digit(char c) { return c >= '0' && c <= '9'; }
+
 unsigned long long cli_uint_range(const char *opt, const char *s, unsigned long long min,
 				  unsigned long long max)
 {
@@ -68,7 +72,7 @@ unsigned long long cli_uint_range(const char *opt, const char *s, unsigned long 
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (!*s || *s == '-' || *s == '+' || *s == ' ' || *end || errno || v < min || v > max)
+	if (!digit(*s) || *end || errno || v < min || v > max)
 		cli_usage_error("%s: '%s' is not a number from %llu to %llu", opt, s, min, max);
 	return v;
 }
@@ -93,7 +97,7 @@ unsigned long long cli_size(const char *opt, const char *s, unsigned long long m
 		mul = 1024ULL * 1024 * 1024;
 	if (mul > 1)
 		end++;
-	if (!*s || *s == '-' || *end || errno || v > max / mul)
+	if (!digit(*s) || *end || errno || v > max / mul)
 		cli_usage_error("%s: '%s' is not a size from 0 to %llu (K, M, G allowed)", opt, s, max);
 	return v * mul;
 }
@@ -106,7 +110,8 @@ long long cli_seconds_ms(const char *opt, const char *s)
 	errno = 0;
 	v = strtod(s, &end);
 	/* "nan", "inf", hex floats and "1e" are strtod's, not ours */
-	if (!*s || *end || errno || strpbrk(s, "nNiIxXpP") || !(v >= 0) || v > CLI_SECONDS_MAX)
+	if (!(digit(*s) || (*s == '.' && digit(s[1]))) || *end || errno || strpbrk(s, "nNiIxXpP") ||
+	    !(v >= 0) || v > CLI_SECONDS_MAX)
 		cli_usage_error("%s: '%s' is not a number of seconds from 0 to %d",
 				opt, s, CLI_SECONDS_MAX);
 	if (v > 0 && v < 0.001)

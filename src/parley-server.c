@@ -250,7 +250,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 6: {
 			char *end;
 			long m = strtol(optarg, &end, 8);
-			if (!*optarg || *end || m <= 0 || m > 0777)
+			if (*optarg < '0' || *optarg > '7' || *end || m <= 0 || m > 0777)
 				cli_usage_error("--unix-mode: '%s' is not an octal mode", optarg);
 			o->unix_mode = (int)m;
 			break;

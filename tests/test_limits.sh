@@ -151,3 +151,22 @@ test_timeout_ranges() {
 		expect_match "$err" "^parley-server: $opt: must be at least 1 byte" "$opt 0 message"
 	done
 }
+
+# A number is digits: strtoull and strtod would skip leading blanks and
+# take a sign, so ' 5', '+5' and a tab were accepted by some options.
+test_number_options_refuse_blanks_and_signs() {
+	local opt v err
+	for opt in --max-conns --threads --busy-poll --max-msg --out-cap --max-memory \
+		--idle-timeout --request-timeout --send-timeout --drain-timeout --unix-mode; do
+		for v in ' 5' '+5' $'\t5' $'\n5' '5 '; do
+			err=$(timeout 5 "$SERVER" -q "$opt" "$v" 127.0.0.1:0 2>&1 </dev/null)
+			expect_eq "$?" 2 "$opt '$v'"
+			expect_match "$err" "^parley-server: $opt: '" "$opt '$v' message"
+		done
+	done
+	# what the numbers may look like stays accepted
+	for v in 5 0.5 .5; do
+		"$SERVER" --idle-timeout "$v" --help >/dev/null || fail "--idle-timeout $v"
+	done
+	"$SERVER" --max-memory 5K --out-cap 1M --unix-mode 660 --help >/dev/null || fail "sizes"
+}
