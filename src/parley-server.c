@@ -372,7 +372,9 @@ static int activated_listeners(struct opts *o)
 	int n, accepting;
 	socklen_t len = sizeof(accepting);
 
-	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+	/* only our pid in digits names us: strtol would take "1234x" or " 1234" */
+	if (!pid || !fds || !*pid || strspn(pid, "0123456789") != strlen(pid) ||
+	    strtol(pid, NULL, 10) != (long)getpid())
 		return 0;
 	n = listen_fds_count(fds);
 	if (n < 0) {

@@ -150,3 +150,18 @@ test_json_long_message_stays_json() {
 		printf '%s' "$err" | python3 -m json.tool >/dev/null || fail "python3 rejects: $err"
 	fi
 }
+
+# LISTEN_PID names us only when it is our pid in digits: with anything
+# around it ("1234x", "+1234", " 1234") the descriptors are someone else's,
+# so fd 3 (here /dev/null) is left alone and the named address is served.
+test_listen_pid_parsed_strictly() {
+	local v out
+	for v in '$$x' '+$$' "' '\$\$" '$$.0'; do
+		out=$(LISTEN_FDS=1 timeout 2 bash -c "export LISTEN_PID=$v; exec \"\$0\" 127.0.0.1:0 3</dev/null" \
+			"$SERVER" 2>&1)
+		expect_match "$out" "^listening on 127\.0\.0\.1:[0-9]+$" "LISTEN_PID=$v"
+	done
+	# our pid itself still means us
+	out=$(LISTEN_FDS=1 timeout 2 bash -c 'export LISTEN_PID=$$; exec "$0" 127.0.0.1:0 3</dev/null' "$SERVER" 2>&1)
+	expect_eq "$out" "parley-server: socket activation: fd 3 is not a listening socket"
+}
