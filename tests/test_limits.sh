@@ -176,7 +176,6 @@ test_number_options_refuse_blanks_and_signs() {
 # another thread pushes the total over, not that client.  Five clients one
 # after another: with 4 threads most land away from the hog's thread.
 test_max_memory_evicts_the_hog_on_any_thread() {
-	asan_build && skip "ASan's allocator keeps freed memory; the bound is for the real build"
 	start_server -q -v --threads 4 --max-memory 10M 127.0.0.1:0
 	rawpeer -t 20000 "$ADDR" h:6000000 fill:5000000:a say:hogged eof >hog.out 2>&1 &
 	PIDS+=($!)
