@@ -191,3 +191,22 @@ test_max_memory_evicts_the_hog_on_any_thread() {
 	stop_server
 	counted memory 1
 }
+
+# Whole requests the server has read but not yet served (its replies were
+# over --out-cap a moment ago) are served as soon as the replies are under
+# it: a client that pipelines 200-300 KB over a Unix socket gets every
+# reply, read at once (they waited for an event that never came) or 2.5 s
+# later (within --send-timeout; not a close as slow after 1 s).
+test_request_timeout_spares_whole_pipelined_requests() {
+	start_server -q -v --echo --out-cap 64K --request-timeout 1 --send-timeout 10 "unix:$T/p.sock"
+	local n text
+	text=$(printf 'x%.0s' $(seq 1 10000))
+	for n in 20 30; do
+		expect_eq "$(rawpeer -t 5000 "unix:$T/p.sock" "M:$n:$text" "rc:$n:$text")" "rc ok $n" \
+			"$n requests read at once"
+		expect_eq "$(rawpeer -t 10000 "unix:$T/p.sock" "M:$n:$text" say:written sleep:2500 "rc:$n:$text")" \
+			$'written\nrc ok '"$n" "$n requests read late"
+	done
+	stop_server
+	counted slow 0
+}

@@ -456,7 +456,10 @@ static void pump(struct pl_conn *c)
 
 	for (;;) {
 		size_t used = 0;
-		if (pl_buf_len(&c->in) && pl_buf_len(&c->out) <= s->cfg.out_cap) {
+		/* replies not yet flushed (do_read's batch) may be over the cap:
+		 * then they go first, and the requests after them next turn */
+		int full = unsent(c) > s->cfg.out_cap;
+		if (pl_buf_len(&c->in) && !full) {
 			used = process(c, pl_buf_head(&c->in), pl_buf_len(&c->in), c->scanned);
 			pl_buf_consume(&c->in, used);
 			if (used && pl_buf_len(&c->in))
@@ -464,7 +467,10 @@ static void pump(struct pl_conn *c)
 		}
 		if (c->closing || flush(c) < 0)
 			return;
-		if (!used || pl_buf_len(&c->out) || !pl_buf_len(&c->in))
+		/* whole requests must not wait in `in` while output is under the
+		 * cap: nothing may wake us for them, and the request timeout
+		 * would take them for a slow one */
+		if ((!used && !full) || pl_buf_len(&c->out) > s->cfg.out_cap || !pl_buf_len(&c->in))
 			break;
 	}
 	pl_buf_release(&c->in);
