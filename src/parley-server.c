@@ -501,7 +501,9 @@ int main(int argc, char **argv)
 	o.cfg.on_request = on_request;
 	o.cfg.on_event = on_event;
 	o.cfg.arg = &o;
-	o.cfg.shared = &o.shared; /* the limits are the whole server's */
+	/* with threads the limits are the whole server's (one thread counts alone,
+	 * and needs no eventfd for the memory budget) */
+	o.cfg.shared = o.threads > 1 ? &o.shared : NULL;
 	o.w = calloc((size_t)o.threads, sizeof(*o.w));
 	if (!o.w || (r = workers_new(o.w, o.threads, &o.cfg)) < 0)
 		cli_die(1, "event loop: %s", strerror(o.w ? -r : ENOMEM));
