@@ -217,6 +217,9 @@ void cli_bad_option(int ch, char *const *argv)
 
 	if (ch == ':')
 		cli_usage_error("option '%s' needs a value", arg);
+	/* getopt_long names the option (optopt) only when it matched one */
+	if (optopt && strncmp(arg, "--", 2) == 0 && strchr(arg, '='))
+		cli_usage_error("option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
 	if (optopt && strncmp(arg, "--", 2) != 0)
 		cli_usage_error("unknown option '-%c'", optopt);
 	cli_usage_error("unknown option '%s'", arg);

@@ -165,3 +165,16 @@ test_listen_pid_parsed_strictly() {
 	out=$(LISTEN_FDS=1 timeout 2 bash -c 'export LISTEN_PID=$$; exec "$0" 127.0.0.1:0 3</dev/null' "$SERVER" 2>&1)
 	expect_eq "$out" "parley-server: socket activation: fd 3 is not a listening socket"
 }
+
+# A value given to an option that takes none is named as that, not as an
+# unknown option.
+test_server_option_takes_no_value() {
+	local hint="Try 'parley-server --help' for more information." o
+	for o in echo quiet verbose; do
+		err=$("$SERVER" "--$o=1" 2>&1)
+		expect_eq "$?" 2 "--$o=1"
+		expect_eq "$err" "parley-server: option '--$o' takes no value"$'\n'"$hint"
+	done
+	err=$("$SERVER" --nope=1 2>&1)
+	expect_eq "$err" "parley-server: unknown option '--nope=1'"$'\n'"$hint"
+}
