@@ -60,6 +60,10 @@ void cli_usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+/* strtoull and strtod skip leading blanks and take a sign: a number here
+ * starts with a digit (or, for seconds, the point of ".5"). */
+static int digit(char c) { return c >= '0' && c <= '9'; }
+
 unsigned long long cli_uint_range(const char *opt, const char *s, unsigned long long min,
 				  unsigned long long max)
 {
@@ -68,7 +72,7 @@ unsigned long long cli_uint_range(const char *opt, const char *s, unsigned long 
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (!*s || *s == '-' || *s == '+' || *s == ' ' || *end || errno || v < min || v > max)
+	if (!digit(*s) || *end || errno || v < min || v > max)
 		cli_usage_error("%s: '%s' is not a number from %llu to %llu", opt, s, min, max);
 	return v;
 }
@@ -99,7 +103,7 @@ unsigned long long cli_size_range(const char *opt, const char *s, unsigned long 
 		mul = 1024ULL * 1024 * 1024;
 	if (mul > 1)
 		end++;
-	if (!*s || *s == '-' || *end || errno || v > max / mul || v * mul < min)
+	if (!digit(*s) || *end || errno || v > max / mul || v * mul < min)
 		cli_usage_error("%s: '%s' is not a size from %llu to %llu (K, M, G allowed)", opt, s,
 				min, max);
 	return v * mul;
@@ -113,7 +117,8 @@ long long cli_seconds_ms(const char *opt, const char *s)
 	errno = 0;
 	v = strtod(s, &end);
 	/* "nan", "inf", hex floats and "1e" are strtod's, not ours */
-	if (!*s || *end || errno || strpbrk(s, "nNiIxXpP") || !(v >= 0) || v > CLI_SECONDS_MAX)
+	if (!(digit(*s) || (*s == '.' && digit(s[1]))) || *end || errno || strpbrk(s, "nNiIxXpP") ||
+	    !(v >= 0) || v > CLI_SECONDS_MAX)
 		cli_usage_error("%s: '%s' is not a number of seconds from 0 to %d",
 				opt, s, CLI_SECONDS_MAX);
 	if (v > 0 && v < 0.001)
@@ -219,6 +224,9 @@ void cli_bad_option(int ch, char *const *argv)
 
 	if (ch == ':')
 		cli_usage_error("option '%s' needs a value", arg);
+	/* getopt_long names the option (optopt) only when it matched one */
+	if (optopt && strncmp(arg, "--", 2) == 0 && strchr(arg, '='))
+		cli_usage_error("option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
 	if (optopt && strncmp(arg, "--", 2) != 0)
 		cli_usage_error("unknown option '-%c'", optopt);
 	cli_usage_error("unknown option '%s'", arg);

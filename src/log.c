@@ -22,20 +22,44 @@ void log_set_format(enum log_format f)
 	cli_warn_hook = f == LOG_JSON ? warn_json : NULL;
 }
 
-/* Appends s as a JSON string (quotes included) to buf. */
+/* Length of s as a JSON string, quotes included. */
+static size_t json_len(const char *s)
+{
+	size_t n = 2;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		n += c == '"' || c == '\\' ? 2 : c < 0x20 || c >= 0x7f ? 6 : 1;
+	}
+	return n;
+}
+
+/*
+ * Appends s as a JSON string (quotes included) at buf + o, ending by cap.
+ * What does not fit is cut before the first escape that would not, and the
+ * string is still closed: a cut line must stay JSON.  Needs o + 2 <= cap.
+ */
 static size_t json_str(char *buf, size_t cap, size_t o, const char *s)
 {
-	o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "\"");
-	for (; *s && o < cap; s++) {
+	buf[o++] = '"';
+	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		size_t n = 1;
+
 		if (c == '"' || c == '\\')
-			o += (size_t)snprintf(buf + o, cap - o, "\\%c", c);
+			n = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
 		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", c);
+			n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c);
 		else
-			buf[o++] = (char)c;
+			esc[0] = (char)c;
+		if (o + n + 1 > cap)
+			break;
+		memcpy(buf + o, esc, n);
+		o += n;
 	}
-	return o + (size_t)snprintf(buf + o, o < cap ? cap - o : 0, "\"");
+	buf[o++] = '"';
+	return o;
 }
 
 static void rfc3339_now(char *out, size_t cap)
@@ -68,20 +92,30 @@ void log_event(int warn, const char *event, const char *const *fields, const cha
 	rfc3339_now(ts, sizeof(ts));
 	o += (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":", ts,
 			      warn ? "warn" : "info");
-	o = json_str(line, sizeof(line) - 4, o, event);
-	o += (size_t)snprintf(line + o, sizeof(line) - o, ",\"msg\":");
-	o = json_str(line, sizeof(line) - 4, o, msg);
+	o = json_str(line, sizeof(line), o, event);
+	memcpy(line + o, ",\"msg\":", 7);
+	o += 7;
+	/* the message (1023 bytes, up to 6 each escaped) is what may be cut;
+	 * half the line stays for the fields */
+	o = json_str(line, sizeof(line) / 2, o, msg);
 	for (; fields && fields[0]; fields += 2) {
 		int raw = fields[0][0] == '#';
-		o += (size_t)snprintf(line + o, sizeof(line) - o, ",");
-		o = json_str(line, sizeof(line) - 4, o, fields[0] + raw);
-		o += (size_t)snprintf(line + o, sizeof(line) - o, ":");
-		if (raw) /* a number or array the program made, not text from a peer */
-			o += (size_t)snprintf(line + o, o < sizeof(line) - 4 ? sizeof(line) - 4 - o : 0,
-					      "%s", fields[1]);
-		else
-			o = json_str(line, sizeof(line) - 4, o, fields[1] ? fields[1] : "");
+		const char *v = fields[1] ? fields[1] : "";
+		size_t vlen = raw ? strlen(v) : json_len(v);
+
+		/* a field is written whole or not at all (room for "}\n" kept) */
+		if (o + 2 + json_len(fields[0] + raw) + vlen + 3 > sizeof(line))
+			continue;
+		line[o++] = ',';
+		o = json_str(line, sizeof(line), o, fields[0] + raw);
+		line[o++] = ':';
+		if (raw) { /* a number or array the program made, not text from a peer */
+			memcpy(line + o, v, vlen);
+			o += vlen;
+		} else {
+			o = json_str(line, sizeof(line), o, v);
+		}
 	}
-	snprintf(line + (o < sizeof(line) - 3 ? o : sizeof(line) - 3), 3, "}\n");
+	memcpy(line + o, "}\n", 3);
 	fputs(line, stderr);
 }

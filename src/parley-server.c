@@ -252,7 +252,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 6: {
 			char *end;
 			long m = strtol(optarg, &end, 8);
-			if (!*optarg || *end || m <= 0 || m > 0777)
+			if (*optarg < '0' || *optarg > '7' || *end || m <= 0 || m > 0777)
 				cli_usage_error("--unix-mode: '%s' is not an octal mode", optarg);
 			o->unix_mode = (int)m;
 			break;
@@ -380,7 +380,9 @@ static int activated_listeners(struct opts *o)
 	int n, accepting;
 	socklen_t len = sizeof(accepting);
 
-	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+	/* only our pid in digits names us: strtol would take "1234x" or " 1234" */
+	if (!pid || !fds || !*pid || strspn(pid, "0123456789") != strlen(pid) ||
+	    strtol(pid, NULL, 10) != (long)getpid())
 		return 0;
 	n = listen_fds_count(fds);
 	if (n < 0) {
@@ -507,7 +509,9 @@ int main(int argc, char **argv)
 	o.cfg.on_request = on_request;
 	o.cfg.on_event = on_event;
 	o.cfg.arg = &o;
-	o.cfg.shared = &o.shared; /* the limits are the whole server's */
+	/* with threads the limits are the whole server's (one thread counts alone,
+	 * and needs no eventfd for the memory budget) */
+	o.cfg.shared = o.threads > 1 ? &o.shared : NULL;
 	o.w = calloc((size_t)o.threads, sizeof(*o.w));
 	if (!o.w || (r = workers_new(o.w, o.threads, &o.cfg)) < 0)
 		cli_die(1, "event loop: %s", strerror(o.w ? -r : ENOMEM));

@@ -143,3 +143,46 @@ test_json_fatal_error() {
 	expect_eq "$?" 1
 	expect_match "$err" '^\{"ts":"[0-9T:.-]+Z","level":"warn","event":"error","msg":"listen on unix:[^"]*: No such file or directory"\}$'
 }
+
+# A JSON line stays JSON however long the message: 1,000 control bytes in a
+# usage error escape to 6,000 characters, more than a line holds, so the
+# message is cut at a whole escape and its string still closed.
+test_json_long_message_stays_json() {
+	local v err
+	v=$(printf '\x01%.0s' $(seq 1 1000))
+	err=$("$SERVER" --log-format json --proto "$v" 2>&1)
+	expect_eq "$?" 2
+	expect_eq "$(printf '%s\n' "$err" | wc -l)" 1 "lines"
+	expect_match "$err" '^\{"ts":"[0-9T:.-]+Z","level":"warn","event":"error","msg":"--proto: '"'"'(\\u0001)+"\}$'
+	if command -v python3 >/dev/null; then
+		printf '%s' "$err" | python3 -m json.tool >/dev/null || fail "python3 rejects: $err"
+	fi
+}
+
+# LISTEN_PID names us only when it is our pid in digits: with anything
+# around it ("1234x", "+1234", " 1234") the descriptors are someone else's,
+# so fd 3 (here /dev/null) is left alone and the named address is served.
+test_listen_pid_parsed_strictly() {
+	local v out
+	for v in '$$x' '+$$' "' '\$\$" '$$.0'; do
+		out=$(LISTEN_FDS=1 timeout 2 bash -c "export LISTEN_PID=$v; exec \"\$0\" 127.0.0.1:0 3</dev/null" \
+			"$SERVER" 2>&1)
+		expect_match "$out" "^listening on 127\.0\.0\.1:[0-9]+$" "LISTEN_PID=$v"
+	done
+	# our pid itself still means us
+	out=$(LISTEN_FDS=1 timeout 2 bash -c 'export LISTEN_PID=$$; exec "$0" 127.0.0.1:0 3</dev/null' "$SERVER" 2>&1)
+	expect_eq "$out" "parley-server: socket activation: fd 3 is not a listening socket"
+}
+
+# A value given to an option that takes none is named as that, not as an
+# unknown option.
+test_server_option_takes_no_value() {
+	local hint="Try 'parley-server --help' for more information." o
+	for o in echo quiet verbose; do
+		err=$("$SERVER" "--$o=1" 2>&1)
+		expect_eq "$?" 2 "--$o=1"
+		expect_eq "$err" "parley-server: option '--$o' takes no value"$'\n'"$hint"
+	done
+	err=$("$SERVER" --nope=1 2>&1)
+	expect_eq "$err" "parley-server: unknown option '--nope=1'"$'\n'"$hint"
+}

@@ -160,3 +160,62 @@ test_timeout_ranges() {
 	err=$("$CLIENT" --max-msg 0 2>&1)
 	expect_eq "$?" 2 "client --max-msg 0"
 }
+
+# A number is digits: strtoull and strtod would skip leading blanks and
+# take a sign, so ' 5', '+5' and a tab were accepted by some options.
+test_number_options_refuse_blanks_and_signs() {
+	local opt v err
+	for opt in --max-conns --threads --busy-poll --max-msg --out-cap --max-memory \
+		--idle-timeout --request-timeout --send-timeout --drain-timeout --unix-mode; do
+		for v in ' 5' '+5' $'\t5' $'\n5' '5 '; do
+			err=$(timeout 5 "$SERVER" -q "$opt" "$v" 127.0.0.1:0 2>&1 </dev/null)
+			expect_eq "$?" 2 "$opt '$v'"
+			expect_match "$err" "^parley-server: $opt: '" "$opt '$v' message"
+		done
+	done
+	# what the numbers may look like stays accepted
+	for v in 5 0.5 .5; do
+		"$SERVER" --idle-timeout "$v" --help >/dev/null || fail "--idle-timeout $v"
+	done
+	"$SERVER" --max-memory 5K --out-cap 1M --unix-mode 660 --help >/dev/null || fail "sizes"
+}
+
+# The budget is the whole server's, and so is the choice of whom to close:
+# a hog on one thread (an 8 MB partial request) goes when a small client on
+# another thread pushes the total over, not that client.  Five clients one
+# after another: with 4 threads most land away from the hog's thread.
+test_max_memory_evicts_the_hog_on_any_thread() {
+	start_server -q -v --threads 4 --max-memory 10M 127.0.0.1:0
+	rawpeer -t 20000 "$ADDR" h:6000000 fill:5000000:a say:hogged eof >hog.out 2>&1 &
+	PIDS+=($!)
+	expect_eq "$(first_line hog.out)" "hogged"
+	local i
+	for i in 1 2 3 4 5; do
+		# 4 MB of partial request: the server holds it; nobody closes it
+		rawpeer -t 1000 "$ADDR" h:4000000 fill:3000000:b say:sent eof >"small$i.out" 2>&1
+		expect_eq "$(cat "small$i.out")" $'sent\ntimeout' "small client $i"
+	done
+	for ((i = 0; i < 100; i++)); do [ "$(wc -l <hog.out)" -ge 2 ] && break; sleep 0.1; done
+	expect_match "$(tail -1 hog.out)" "^(eof|reset)$" "the hog closed"
+	stop_server
+	counted memory 1
+}
+
+# Whole requests the server has read but not yet served (its replies were
+# over --out-cap a moment ago) are served as soon as the replies are under
+# it: a client that pipelines 200-300 KB over a Unix socket gets every
+# reply, read at once (they waited for an event that never came) or 2.5 s
+# later (within --send-timeout; not a close as slow after 1 s).
+test_request_timeout_spares_whole_pipelined_requests() {
+	start_server -q -v --echo --out-cap 64K --request-timeout 1 --send-timeout 10 "unix:$T/p.sock"
+	local n text
+	text=$(printf 'x%.0s' $(seq 1 10000))
+	for n in 20 30; do
+		expect_eq "$(rawpeer -t 5000 "unix:$T/p.sock" "M:$n:$text" "rc:$n:$text")" "rc ok $n" \
+			"$n requests read at once"
+		expect_eq "$(rawpeer -t 10000 "unix:$T/p.sock" "M:$n:$text" say:written sleep:2500 "rc:$n:$text")" \
+			$'written\nrc ok '"$n" "$n requests read late"
+	done
+	stop_server
+	counted slow 0
+}

@@ -71,15 +71,24 @@ struct pl_server_event {
 typedef void (*pl_request_cb)(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg);
 typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
 
+#define PL_SHARED_SERVERS 256 /* servers one pl_server_shared can join */
+
 /*
  * What several servers (one per thread, each on its own loop) count
  * together, so that max_conns and max_memory are limits of the whole
- * process.  Zero it, point each server's config at it, and keep it alive
- * longer than the servers.
+ * process.  Zero it, point each server's config at it (at most
+ * PL_SHARED_SERVERS), and keep it alive longer than the servers.  Over
+ * max_memory, a server may wake another one's loop to close that one's
+ * biggest client: free the servers only once every one of them has stopped.
  */
 struct pl_server_shared {
 	atomic_ulong open;         /* connections open, all servers */
 	atomic_size_t mem;         /* bytes of connection buffers, all servers */
+	atomic_uint nservers;      /* slots taken below */
+	struct {
+		atomic_ullong top;     /* at least its biggest client's hog key */
+		atomic_int wake;       /* an eventfd its loop reads, or -1 */
+	} server[PL_SHARED_SERVERS];
 };
 
 struct pl_server_config {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ struct pl_conn {
 	long long msg_start;         /* when the partial request in `in` began to wait */
 	size_t scanned;              /* leading bytes of `in` searched for a line end */
 	size_t mem;                  /* bytes of in and out, as counted in shared->mem */
+	unsigned long long key;      /* hog_key() as of the last charge() */
 	unsigned eof : 1, closing : 1;
 	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
 };
@@ -59,6 +61,8 @@ struct pl_server {
 	struct pl_timer accept_timer, drain_timer;
 	struct pl_addr peer_text;    /* what pl_conn_peer returns */
 	struct pl_server_shared own, *sh; /* sh: own, or the config's */
+	int slot;                    /* in sh->server[], or -1: the budget is ours alone */
+	struct pl_io wake;           /* another server asks us to shed our biggest client */
 };
 
 static const char *const reason_names[PL_CLOSE_REASONS] = {
@@ -135,6 +139,9 @@ static void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uin
 	atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&s->sh->mem, c->mem, memory_order_relaxed);
 	c->mem = 0;
+	c->key = 0;
+	if (!s->conns && s->slot >= 0) /* a drained server's loop may stop: never ask it */
+		atomic_store_explicit(&s->sh->server[s->slot].top, 0, memory_order_relaxed);
 	maybe_drained(s);
 }
 
@@ -212,26 +219,78 @@ static void output_waits(struct pl_conn *c)
  * shared total when it changes (not per request: an idle-to-busy
  * connection with small messages holds no buffer of its own).  Over the
  * budget, the connection with the most unsent output goes first (a client
- * that never reads), then the one holding the largest partial request.
+ * that never reads), then the one holding the largest partial request,
+ * whichever server (thread) holds it: each server publishes at least its
+ * biggest client's key, and one that is over the budget but holds a
+ * smaller client than another's wakes that one to close its own (only a
+ * connection's own loop may touch it).
  */
+static unsigned long long hog_key(const struct pl_conn *c)
+{
+	/* by capacity, which changes only where charge() sees it */
+	return c->out.cap ? 1ULL << 63 | c->out.cap : c->in.cap;
+}
+
 static struct pl_conn *hog(struct pl_server *s)
 {
 	struct pl_conn *best = NULL;
 
 	for (struct pl_conn *c = s->conns; c; c = c->next)
-		if (c->mem && (!best || pl_buf_len(&c->out) > pl_buf_len(&best->out) ||
-			       (pl_buf_len(&c->out) == pl_buf_len(&best->out) && c->mem > best->mem)))
+		if (c->mem && (!best || c->key > best->key || (c->key == best->key && c->mem > best->mem)))
 			best = c;
+	return best;
+}
+
+/* The slot of a server holding a bigger client than ours (mine, exact: we
+ * just looked at every one), or -1. */
+static int bigger_elsewhere(struct pl_server *s, unsigned long long mine)
+{
+	struct pl_server_shared *sh = s->sh;
+	unsigned n = atomic_load_explicit(&sh->nservers, memory_order_relaxed);
+	int best = -1;
+
+	if (s->slot < 0)
+		return -1;
+	atomic_store_explicit(&sh->server[s->slot].top, mine, memory_order_relaxed);
+	for (unsigned i = 0; i < n && i < PL_SHARED_SERVERS; i++) {
+		unsigned long long t = atomic_load_explicit(&sh->server[i].top, memory_order_relaxed);
+		if ((int)i != s->slot && t > mine) {
+			mine = t;
+			best = (int)i;
+		}
+	}
 	return best;
 }
 
 static void enforce_budget(struct pl_server *s)
 {
-	struct pl_conn *victim;
+	while (atomic_load_explicit(&s->sh->mem, memory_order_relaxed) > s->cfg.max_memory) {
+		struct pl_conn *victim = hog(s);
+		int other = bigger_elsewhere(s, victim ? victim->key : 0);
 
-	while (atomic_load_explicit(&s->sh->mem, memory_order_relaxed) > s->cfg.max_memory &&
-	       (victim = hog(s)))
+		if (other >= 0) {
+			/* over the budget until that loop runs: a moment */
+			uint64_t one = 1;
+			int fd = atomic_load_explicit(&s->sh->server[other].wake, memory_order_relaxed);
+			if (fd >= 0)
+				(void)!write(fd, &one, sizeof(one));
+			return;
+		}
+		if (!victim)
+			return;
 		conn_close(victim, PL_CLOSE_MEMORY, -ENOMEM, victim->mem);
+	}
+}
+
+static void on_wake(struct pl_loop *loop, struct pl_io *io, unsigned events)
+{
+	struct pl_server *s = io->data;
+	uint64_t n;
+
+	(void)loop;
+	(void)events;
+	(void)!read(io->fd, &n, sizeof(n));
+	enforce_budget(s);
 }
 
 /* Brings c's share of the total up to date; over the budget, evicts.
@@ -240,9 +299,13 @@ static void charge(struct pl_conn *c)
 {
 	struct pl_server *s = c->srv;
 	size_t now = c->closing ? 0 : c->in.cap + c->out.cap;
-
 	size_t was = c->mem;
 
+	c->key = c->closing ? 0 : hog_key(c);
+	/* only we write our slot; it may stay above what we hold (an upper bound) */
+	if (s->slot >= 0 &&
+	    c->key > atomic_load_explicit(&s->sh->server[s->slot].top, memory_order_relaxed))
+		atomic_store_explicit(&s->sh->server[s->slot].top, c->key, memory_order_relaxed);
 	if (now == was)
 		return;
 	c->mem = now;
@@ -393,7 +456,10 @@ static void pump(struct pl_conn *c)
 
 	for (;;) {
 		size_t used = 0;
-		if (pl_buf_len(&c->in) && pl_buf_len(&c->out) <= s->cfg.out_cap) {
+		/* replies not yet flushed (do_read's batch) may be over the cap:
+		 * then they go first, and the requests after them next turn */
+		int full = unsent(c) > s->cfg.out_cap;
+		if (pl_buf_len(&c->in) && !full) {
 			used = process(c, pl_buf_head(&c->in), pl_buf_len(&c->in), c->scanned);
 			pl_buf_consume(&c->in, used);
 			if (used && pl_buf_len(&c->in))
@@ -401,7 +467,10 @@ static void pump(struct pl_conn *c)
 		}
 		if (c->closing || flush(c) < 0)
 			return;
-		if (!used || pl_buf_len(&c->out) || !pl_buf_len(&c->in))
+		/* whole requests must not wait in `in` while output is under the
+		 * cap: nothing may wake us for them, and the request timeout
+		 * would take them for a slow one */
+		if ((!used && !full) || pl_buf_len(&c->out) > s->cfg.out_cap || !pl_buf_len(&c->in))
 			break;
 	}
 	pl_buf_release(&c->in);
@@ -678,6 +747,26 @@ int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg, stru
 	}
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pl_timer_init(&s->accept_timer, on_accept_timer, s);
+	s->slot = -1;
+	pl_io_init(&s->wake, -1, on_wake, s);
+	if (cfg->shared && cfg->max_memory) {
+		/* a budget shared with other servers: join it, and take their wake-ups */
+		unsigned slot = atomic_fetch_add_explicit(&s->sh->nservers, 1, memory_order_relaxed);
+		int r = slot < PL_SHARED_SERVERS ? 0 : -ENOSPC;
+		if (r == 0 && (s->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+			r = -errno;
+		if (r == 0 && (r = pl_io_start(loop, &s->wake, PL_READ)) == 0) {
+			s->slot = (int)slot;
+			atomic_store_explicit(&s->sh->server[slot].wake, s->wake.fd, memory_order_relaxed);
+		}
+		if (r < 0) {
+			if (s->wake.fd >= 0)
+				close(s->wake.fd);
+			s->wake.fd = -1;
+			pl_server_free(s);
+			return r;
+		}
+	}
 	*out = s;
 	return 0;
 }
@@ -766,6 +855,14 @@ void pl_server_free(struct pl_server *s)
 		pl_timer_stop(s->loop, &s->drain_timer);
 	free_dead(s->loop, s);
 	pl_loop_del_post(s->loop, free_dead, s);
+	if (s->slot >= 0) {
+		atomic_store_explicit(&s->sh->server[s->slot].top, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->sh->server[s->slot].wake, -1, memory_order_relaxed);
+	}
+	if (s->wake.fd >= 0) {
+		pl_io_stop(s->loop, &s->wake);
+		close(s->wake.fd);
+	}
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
 	pl_buf_free(&s->scratch);
