@@ -219,3 +219,19 @@ test_request_timeout_spares_whole_pipelined_requests() {
 	stop_server
 	counted slow 0
 }
+
+# The reply batch buffer is given back after a burst of large replies: one
+# 16 MB echo leaves the server's RSS near where it was.
+test_large_reply_batch_given_back() {
+	asan_build && skip "ASan's allocator keeps freed memory; the bound is for the real build"
+	[ -n "${UNDER_VALGRIND:-}" ] && skip "RSS is meaningless under valgrind"
+	start_server -q --echo 127.0.0.1:0
+	expect_eq "$(rawpeer "$ADDR" m:warm r:1)" "reply: warm"
+	local before after
+	before=$(rss_kib "$SRV_PID")
+	expect_eq "$(rawpeer -t 10000 "$ADDR" big:16000000 rbig:16000000)" "rbig ok"
+	after=$(rss_kib "$SRV_PID")
+	echo "RSS ${before} KiB before, ${after} KiB after"
+	[ "$after" -lt $((before + 4096)) ] || fail "RSS ${after} KiB after one 16 MB echo, ${before} KiB before"
+	stop_server
+}
