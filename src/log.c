@@ -93,8 +93,7 @@ void log_event(int warn, const char *event, const char *const *fields, const cha
 	o += (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":", ts,
 			      warn ? "warn" : "info");
 	o = json_str(line, sizeof(line), o, event);
-	memcpy(line + o, ",\"msg\":", 7);
-	o += 7;
+	o += (size_t)snprintf(line + o, sizeof(line) - o, ",\"msg\":");
 	/* the message (1023 bytes, up to 6 each escaped) is what may be cut;
 	 * half the line stays for the fields */
 	o = json_str(line, sizeof(line) / 2, o, msg);
@@ -110,8 +109,7 @@ void log_event(int warn, const char *event, const char *const *fields, const cha
 		o = json_str(line, sizeof(line), o, fields[0] + raw);
 		line[o++] = ':';
 		if (raw) { /* a number or array the program made, not text from a peer */
-			memcpy(line + o, v, vlen);
-			o += vlen;
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s", v); /* fits: checked */
 		} else {
 			o = json_str(line, sizeof(line), o, v);
 		}
