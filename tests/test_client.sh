@@ -144,33 +144,33 @@ test_client_source_bind_failure_names_bind() {
 	stop_server
 }
 
+# still_waiting SECS ARGS...: the client started with ARGS has not given up
+# after SECS seconds (then it is killed).
+still_waiting() {
+	local secs=$1 pid
+	shift
+	"$CLIENT" "$@" >/dev/null 2>err.client &
+	pid=$!
+	sleep "$secs"
+	kill -0 "$pid" 2>/dev/null || fail "gave up within $secs s ($*): $(cat err.client)"
+	kill "$pid"
+}
+
 test_client_timeout_beyond_32_bits_of_ms_still_waits() {
 	# 4294968 s is 2^32 ms + 704 ms: a 32-bit count of them gives up after
 	# 0.7 s (the connect timeout did); replies wait in 64 bits too
 	start_peer sleep:5000
-	"$CLIENT" -t 4294968 "$PEER" >/dev/null 2>err.client &
-	local pid=$!
-	sleep 1.5
-	kill -0 "$pid" 2>/dev/null || fail "gave up within 1.5 s: $(cat err.client)"
-	kill "$pid"
+	still_waiting 1.5 -t 4294968 "$PEER"
 	# the connect timeout too, against a listener that never accepts
 	"$RAWPEER" -t 5000 -B 127.0.0.1:0 >bh &
 	PIDS+=($!)
 	line=$(first_line bh)
-	"$CLIENT" -t 4294968 "${line#listening on }" >/dev/null 2>err.client &
-	pid=$!
-	sleep 1.5
-	kill -0 "$pid" 2>/dev/null || fail "connect gave up within 1.5 s: $(cat err.client)"
-	kill "$pid"
+	still_waiting 1.5 -t 4294968 "${line#listening on }"
 }
 
 test_client_timeout_zero_is_no_limit() {
 	start_peer sleep:5000
-	"$CLIENT" -t 0 "$PEER" >/dev/null 2>err.client &
-	local pid=$!
-	sleep 1
-	kill -0 "$pid" 2>/dev/null || fail "-t 0 gave up: $(cat err.client)"
-	kill "$pid"
+	still_waiting 1 -t 0 "$PEER"
 }
 
 test_client_seconds_out_of_range_are_usage_errors() {
