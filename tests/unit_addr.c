@@ -1,11 +1,14 @@
 /* unit_addr.c - address parsing, formatting, conversions, resolution. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "parley/addr.h"
+#include "parley/error.h"
 #include "parley/sock.h"
 #include "unit.h"
 
@@ -233,10 +236,26 @@ static void test_addr_resolve_keeps_order(void)
 	CHECK(pl_addr_resolve(&a, PL_FAMILY_ANY, out, 8, &n) < 0);
 }
 
+/* Resolver errors never collide with -errno: glibc's EAI_NONAME is -2,
+ * the same number as -ENOENT, and used to come back as it was. */
+static void test_addr_resolver_errors_have_their_own_space(void)
+{
+	int nn = pl_err_from_eai(EAI_NONAME, 0), again = pl_err_from_eai(EAI_AGAIN, 0);
+
+	CHECK(nn != -ENOENT && nn < -4095 && pl_err_is_eai(nn));
+	CHECK(again != nn && pl_err_is_eai(again));
+	CHECK(!pl_err_is_eai(-ENOENT) && !pl_err_is_eai(-4095));
+	CHECK_STR(pl_strerror(nn), gai_strerror(EAI_NONAME));
+	CHECK_STR(pl_strerror(-ENOENT), strerror(ENOENT));
+	CHECK_EQ_INT(pl_err_from_eai(EAI_SYSTEM, EMFILE), -EMFILE);
+	CHECK_STR(pl_addr_resolve_strerror(nn), gai_strerror(EAI_NONAME));
+	CHECK_STR(pl_addr_resolve_strerror(-EAFNOSUPPORT), "no address of the requested family");
+}
+
 static const struct unit_test tests[] = {
 	T(test_addr_parse_format_roundtrip), T(test_addr_fields), T(test_addr_rejections),
 	T(test_addr_sockaddr_roundtrip), T(test_addr_abstract_sockaddr_layout),
-	T(test_addr_resolve_keeps_order), T(test_addr_v4_mapped_listens_and_connects),
+	T(test_addr_resolve_keeps_order), T(test_addr_resolver_errors_have_their_own_space), T(test_addr_v4_mapped_listens_and_connects),
 	T(test_addr_unnamed_unix_formats),
 };
 UNIT_MAIN(tests)

@@ -88,14 +88,16 @@ enum pl_family { PL_FAMILY_ANY = 0, PL_FAMILY_4 = 4, PL_FAMILY_6 = 6 };
 /*
  * Resolves a into concrete addresses, in the resolver's order, stored in
  * out[0..cap); *n receives how many.  A numeric address resolves to itself
- * (filtered by family), a NAME goes through getaddrinfo.  Returns 0, or a
- * negative EAI_* code (see pl_addr_resolve_strerror) when resolution failed,
- * or -EAFNOSUPPORT when no address of the family was found.
+ * (filtered by family), a NAME goes through getaddrinfo.  Returns 0, a
+ * resolver error (pl_err_is_eai, error.h: never equal to any -errno) when
+ * resolution failed, -errno for a system error (EAI_SYSTEM), or
+ * -EAFNOSUPPORT when no address of the family was found.
  */
 int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
 		    struct pl_addr *out, size_t cap, size_t *n);
 
-/* Text for an error from pl_addr_resolve. */
+/* Text for an error from pl_addr_resolve (pl_strerror, with words of its
+ * own for -EAFNOSUPPORT). */
 const char *pl_addr_resolve_strerror(int err);
 
 /* The socket family for a: AF_INET (IPv4-mapped IPv6 included), AF_INET6 or

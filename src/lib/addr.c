@@ -1,5 +1,6 @@
 /* addr.c - parsing, formatting and converting struct pl_addr. */
 #include "parley/addr.h"
+#include "parley/error.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -420,7 +421,7 @@ int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
 		r = getaddrinfo(a->host, NULL, &hints, &res);
 	}
 	if (r != 0)
-		return r < 0 ? r : -r;
+		return pl_err_from_eai(r, errno);
 	for (ai = res; ai && *n < cap; ai = ai->ai_next) {
 		struct pl_addr *o = &out[*n];
 		if (pl_addr_from_sockaddr(o, ai->ai_addr, ai->ai_addrlen) < 0)
@@ -438,8 +439,7 @@ int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
 
 const char *pl_addr_resolve_strerror(int err)
 {
-	/* EAI_* codes are small negatives that never reach -EAFNOSUPPORT (-97) */
 	if (err == -EAFNOSUPPORT)
 		return "no address of the requested family";
-	return gai_strerror(err);
+	return pl_strerror(err);
 }
