@@ -15,6 +15,9 @@
 
 #define EXIT_USAGE 2
 
+/* The port of all three programs when an address names none. */
+#define CLI_DEFAULT_PORT 1234
+
 extern const char *cli_prog; /* the program's name, for messages */
 /* When set, cli_warn, cli_die and usage errors hand it the message instead
  * of printing "PROG: message" (parley-server --log-format json). */

@@ -19,7 +19,6 @@
 #include "parley/loop.h"
 #include "parley/sock.h"
 
-#define DEFAULT_PORT 1234
 #define DEFAULT_TIMEOUT_MS 5000
 #define RETRY_MAX_MS 1000 /* a failed connect is retried after 1, 2, 4 ... up to this */
 
@@ -965,7 +964,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		cli_usage_error("--proto raw needs --reply-size (raw replies have no framing)");
 	if (b->proto != PL_PROTO_RAW && b->reply_size)
 		cli_usage_error("--reply-size goes with --proto raw");
-	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
+	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost", CLI_DEFAULT_PORT, 0);
 	if (b->mode == MODE_CONNECT_ONLY)
 		return;
 	build_request(b, request, size);

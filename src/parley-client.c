@@ -20,7 +20,6 @@
 #include "parley/io.h"
 #include "parley/sock.h"
 
-#define DEFAULT_PORT 1234
 #define MAX_TARGETS 16
 #define OUT_HIGH (64 * 1024) /* queue no more requests than this ahead */
 #define STREAM_BUF (256 * 1024) /* per direction in --stream mode */
@@ -697,7 +696,7 @@ int main(int argc, char **argv)
 		cli_usage_error("-E goes with messages: --stream sends standard input as it is");
 	if (!c.stream && stream_opts)
 		cli_usage_error("-N, -w and --quit go with --stream");
-	cli_addr(&addr, optind < argc ? argv[optind] : "localhost:1234", DEFAULT_PORT, 0);
+	cli_addr(&addr, optind < argc ? argv[optind] : "localhost", CLI_DEFAULT_PORT, 0);
 	args = optind + 1 < argc ? argv + optind + 1 : def_msgs;
 	parse_messages(&c, args, optind + 1 < argc ? argc - optind - 1 : 1);
 	if (src_text) {

@@ -21,7 +21,6 @@
 #include "parley/sock.h"
 #include "workers.h"
 
-#define DEFAULT_PORT 1234
 #define MAX_THREADS 256
 
 struct opts {
@@ -437,16 +436,17 @@ static int thread_listeners(struct opts *o, struct pl_addr a, int fd0, const str
 static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 {
 	struct pl_server *s = o->w[0].srv;
-	const char *def[] = { ":1234" };
-	char **addrs = optind < argc ? argv + optind : (char **)def;
+	char port[8], *def[] = { port }; /* every interface */
+	char **addrs = optind < argc ? argv + optind : def;
 	int n = optind < argc ? argc - optind : inherited ? 0 : 1;
 	struct pl_listen_opts lo = { .nonblock = 1, .unix_mode = o->unix_mode, .reuseport = o->threads > 1 ? PL_REUSEPORT_NEW : 0 };
 
+	snprintf(port, sizeof(port), ":%d", CLI_DEFAULT_PORT);
 	for (int i = 0; i < n; i++) {
 		struct pl_addr a;
 		int fd, r;
 
-		cli_addr(&a, addrs[i], DEFAULT_PORT, PL_ADDR_PASSIVE);
+		cli_addr(&a, addrs[i], CLI_DEFAULT_PORT, PL_ADDR_PASSIVE);
 		if (a.kind == PL_ADDR_NAME) {
 			/* a host name listens on its first address */
 			struct pl_addr res[1];
