@@ -300,12 +300,17 @@ static void charge(struct pl_conn *c)
 	struct pl_server *s = c->srv;
 	size_t now = c->closing ? 0 : c->in.cap + c->out.cap;
 	size_t was = c->mem;
+	unsigned long long key = c->closing ? 0 : hog_key(c);
 
-	c->key = c->closing ? 0 : hog_key(c);
+	/* called after every batch: nothing shared is touched unless a
+	 * capacity changed (the key is made of the capacities too) */
+	if (now == was && key == c->key)
+		return;
+	c->key = key;
 	/* only we write our slot; it may stay above what we hold (an upper bound) */
 	if (s->slot >= 0 &&
-	    c->key > atomic_load_explicit(&s->sh->server[s->slot].top, memory_order_relaxed))
-		atomic_store_explicit(&s->sh->server[s->slot].top, c->key, memory_order_relaxed);
+	    key > atomic_load_explicit(&s->sh->server[s->slot].top, memory_order_relaxed))
+		atomic_store_explicit(&s->sh->server[s->slot].top, key, memory_order_relaxed);
 	if (now == was)
 		return;
 	c->mem = now;
