@@ -217,17 +217,30 @@ void cli_std_fds(void)
 	}
 }
 
-void cli_bad_option(int ch, char *const *argv)
+/*
+ * getopt's own messages are off (the ':' in front of the option string):
+ * one line says which option is wrong and how, then the --help hint.
+ * A long option that failed is the argument getopt just stepped over; a
+ * short one is optopt (the argument may hold several).
+ */
+void cli_bad_option(int ch, char *const *argv, const struct option *longs)
 {
-	/* with a ':' first in its option string getopt says nothing itself */
-	const char *arg = argv[optind - 1];
+	const char *arg = argv[optind - 1], *name = arg + 2;
+	int len = (int)strcspn(name, "="), matches = 0, is_long = strncmp(arg, "--", 2) == 0;
 
-	if (ch == ':')
-		cli_usage_error("option '%s' needs a value", arg);
-	/* getopt_long names the option (optopt) only when it matched one */
-	if (optopt && strncmp(arg, "--", 2) == 0 && strchr(arg, '='))
-		cli_usage_error("option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
-	if (optopt && strncmp(arg, "--", 2) != 0)
+	for (const struct option *o = longs; is_long && o->name; o++)
+		if (strncmp(o->name, name, (size_t)len) == 0 && (!optopt || o->val == optopt))
+			matches++;
+	if (!is_long || (optopt && !matches)) {
+		if (ch == ':')
+			cli_usage_error("option '-%c' needs a value", optopt);
 		cli_usage_error("unknown option '-%c'", optopt);
-	cli_usage_error("unknown option '%s'", arg);
+	}
+	if (ch == ':')
+		cli_usage_error("option '--%.*s' needs a value", len, name);
+	if (optopt)
+		cli_usage_error("option '--%.*s' takes no value", len, name);
+	if (matches > 1)
+		cli_usage_error("option '--%.*s' is ambiguous", len, name);
+	cli_usage_error("unknown option '%s'", arg); /* as typed, any =VALUE too */
 }

@@ -32,9 +32,11 @@ noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf
 
 /*
  * What a getopt_long whose option string starts with ':' returned for a
- * mistake (':' a missing value, '?' an unknown option): one message, exit 2.
+ * mistake (':' a missing value, '?' an unknown, ambiguous or value-given
+ * option), with its long options: one message, exit 2.
  */
-noreturn void cli_bad_option(int ch, char *const *argv);
+struct option;
+noreturn void cli_bad_option(int ch, char *const *argv, const struct option *longs);
 
 /* Numbers from options; usage error naming the option when bad. */
 unsigned long long cli_uint(const char *opt, const char *s, unsigned long long max);

@@ -836,46 +836,7 @@ static void check_clashes(unsigned given)
 		cli_usage_error("--reset goes with --churn (it is how churn closes)");
 }
 
-/*
- * getopt's own messages are off (the ':' in front of the option string):
- * one line says which option is wrong and how, then the --help hint.
- * A long option that failed is the argument getopt just stepped over; a
- * short one is optopt (the argument may hold several).
- */
-static noreturn void bad_option(const struct option *longs, char **argv, int ch)
-{
-	const char *arg = argv[optind - 1], *name = arg + 2;
-	int len = (int)strcspn(name, "="), matches = 0, is_long = strncmp(arg, "--", 2) == 0;
 
-	for (const struct option *o = longs; is_long && o->name; o++)
-		if (strncmp(o->name, name, (size_t)len) == 0 && (!optopt || o->val == optopt))
-			matches++;
-	if (!is_long || (optopt && !matches)) {
-		if (ch == ':')
-			cli_usage_error("option '-%c' needs a value", optopt);
-		cli_usage_error("unknown option '-%c'", optopt);
-	}
-	if (ch == ':')
-		cli_usage_error("option '--%.*s' needs a value", len, name);
-	if (optopt)
-		cli_usage_error("option '--%.*s' takes no value", len, name);
-	if (matches > 1)
-		cli_usage_error("option '--%.*s' is ambiguous", len, name);
-	cli_usage_error("unknown option '--%.*s'", len, name);
-}
-
-/* A count where 0 would mean nothing: 1 to max (cli_uint allows 0). */
-static unsigned long long count_opt(const char *opt, const char *s, unsigned long long max)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno || v < 1 || v > max)
-		cli_usage_error("%s: '%s' is not a number from 1 to %llu", opt, s, max);
-	return v;
-}
 
 /* What each reply must be: --expect-echo, --expect, or for len and line
  * "world"; raw replies are only counted unless one of those says. */
@@ -919,8 +880,8 @@ static void parse(struct bench *b, int argc, char **argv)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:n:d:P:p:t:qhV", longs, NULL)) != -1) {
 		switch (ch) {
-		case 'c': b->conns = (unsigned)count_opt("--conns", optarg, 1000000); break;
-		case 'n': b->total = count_opt("--requests", optarg, 1ULL << 40); given |= O_REQUESTS; break;
+		case 'c': b->conns = (unsigned)cli_uint_range("--conns", optarg, 1, 1000000); break;
+		case 'n': b->total = cli_uint_range("--requests", optarg, 1, 1ULL << 40); given |= O_REQUESTS; break;
 		case 'd':
 			b->duration_ms = cli_seconds_ms("--duration", optarg);
 			if (b->duration_ms == 0)
@@ -929,8 +890,8 @@ static void parse(struct bench *b, int argc, char **argv)
 			given |= O_DURATION;
 			break;
 		case 't': b->timeout_ms = cli_seconds_ms("--timeout", optarg); break;
-		case 'P': b->depth = (unsigned)count_opt("--pipeline", optarg, 1000000); given |= O_PIPELINE; break;
-		case 9: b->rate = (double)count_opt("--rate", optarg, 100000000); given |= O_RATE; break;
+		case 'P': b->depth = (unsigned)cli_uint_range("--pipeline", optarg, 1, 1000000); given |= O_PIPELINE; break;
+		case 9: b->rate = (double)cli_uint_range("--rate", optarg, 1, 100000000); given |= O_RATE; break;
 		case 'p':
 			if (pl_proto_parse(optarg, &b->proto) < 0)
 				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
@@ -954,7 +915,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		case 'q': b->quiet = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: bad_option(longs, argv, ch);
+		default: cli_bad_option(ch, argv, longs);
 		}
 	}
 	if (argc - optind > 1)

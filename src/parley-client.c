@@ -687,7 +687,7 @@ int main(int argc, char **argv)
 		case 2: c.quit_ms = cli_seconds_ms("--quit", optarg); stream_opts = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv);
+		default: cli_bad_option(ch, argv, longs);
 		}
 	}
 	if (c.stream && optind + 1 < argc)

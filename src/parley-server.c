@@ -270,7 +270,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv);
+		default: cli_bad_option(ch, argv, longs);
 		}
 	}
 	if (o->cfg.drain_timeout_ms == 0)
