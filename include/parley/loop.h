@@ -38,15 +38,26 @@ struct pl_io {
 
 struct pl_timer {
 	long long deadline; /* monotonic ms */
-	uint64_t seq;       /* start order, breaks ties */
-	size_t heap_index;  /* SIZE_MAX when not running */
+	uint32_t seq;       /* start order, breaks ties (compared modulo 2^32) */
+	uint32_t heap_index; /* UINT32_MAX when not running */
 	pl_timer_cb cb;
 	void *data;         /* for the owner */
 };
 
+/*
+ * Closing that the loop finishes: embed one in any struct whose memory
+ * must outlive the events already collected for it (a connection freed in
+ * the middle of a batch would be used by the next event of that batch).
+ */
+struct pl_closing {
+	struct pl_closing *next;
+	void (*cb)(struct pl_closing *h);
+};
+
 /* Creates a loop.  0 or -errno. */
 int pl_loop_new(struct pl_loop **out);
-/* Frees the loop; handles still registered are forgotten, not closed. */
+/* Frees the loop; handles still registered are forgotten, not closed;
+ * close callbacks still queued (pl_loop_close) run first. */
 void pl_loop_free(struct pl_loop *loop);
 
 /* Runs until pl_loop_stop, or until nothing is registered at all.  0 or -errno. */
@@ -74,7 +85,7 @@ void pl_timer_init(struct pl_timer *t, pl_timer_cb cb, void *data);
 /* (Re)starts t to fire once, ms from now (0: on the next iteration). 0 or -ENOMEM. */
 int pl_timer_start(struct pl_loop *loop, struct pl_timer *t, long long ms);
 void pl_timer_stop(struct pl_loop *loop, struct pl_timer *t);
-static inline int pl_timer_active(const struct pl_timer *t) { return t->heap_index != (size_t)-1; }
+static inline int pl_timer_active(const struct pl_timer *t) { return t->heap_index != UINT32_MAX; }
 
 /*
  * Delivers signo to cb through the loop.  The signal is blocked for the
@@ -90,10 +101,20 @@ int pl_loop_signal(struct pl_loop *loop, int signo, pl_signal_cb cb, void *arg);
 void pl_loop_set_busy_poll(struct pl_loop *loop, unsigned us);
 
 /*
- * Calls cb(loop, arg) after every iteration's callbacks, in the order added
- * (a server frees its closed connections there; a program may flush its
- * output).  Up to 8 hooks: 0 or -ENOSPC.  A hook must not add or remove
- * hooks.
+ * Queues h: cb(h) runs once this iteration's I/O and timer callbacks are
+ * done (the way uv_close defers its callback), so it may free the struct
+ * embedding h.  Call it from any callback, or outside the loop: then cb
+ * runs at the end of the next iteration, when pl_loop_run returns, or in
+ * pl_loop_free, whichever comes first.  The caller stops its handles
+ * first; h must not be queued twice.
+ */
+void pl_loop_close(struct pl_loop *loop, struct pl_closing *h, void (*cb)(struct pl_closing *h));
+
+/*
+ * A user hook: calls cb(loop, arg) after every iteration's callbacks (and
+ * close callbacks), in the order added (a program may flush its output
+ * there).  The library itself takes none.  Up to 8 hooks: 0 or -ENOSPC.
+ * A hook must not add or remove hooks.
  */
 int pl_loop_add_post(struct pl_loop *loop, pl_hook_cb cb, void *arg);
 /* Removes the hook added with the same cb and arg; nothing if none. */

@@ -21,29 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "parley/addr.h"
+#include "parley/conn.h"
 #include "parley/frame.h"
 #include "parley/loop.h"
 
 struct pl_server;
-struct pl_conn;
-
-/* Why a connection was closed; counted in struct pl_server_stats. */
-enum pl_close_reason {
-	PL_CLOSE_EOF = 0,    /* the peer closed after its last reply */
-	PL_CLOSE_RESET,      /* ECONNRESET, EPIPE or another socket error */
-	PL_CLOSE_IDLE,       /* idle timeout */
-	PL_CLOSE_OVERSIZE,   /* a message over max_msg */
-	PL_CLOSE_LIMIT,      /* refused: max_conns reached */
-	PL_CLOSE_SHUTDOWN,   /* the server stopped (drained or drain timeout) */
-	PL_CLOSE_APP,        /* pl_conn_close from the application */
-	PL_CLOSE_NOMEM,      /* a buffer could not grow */
-	PL_CLOSE_STALLED,    /* unsent output made no progress for send_timeout */
-	PL_CLOSE_SLOW,       /* a request not complete request_timeout after its first byte */
-	PL_CLOSE_MEMORY,     /* evicted: the servers' buffers passed max_memory */
-	PL_CLOSE_REASONS
-};
-
-const char *pl_close_reason_name(enum pl_close_reason r);
 
 enum pl_server_event_type {
 	PL_EV_OPEN,         /* conn accepted */
@@ -64,11 +46,6 @@ struct pl_server_event {
 	uint64_t size;
 };
 
-/*
- * Called for each whole request.  msg is valid only during the call.  Reply
- * with pl_conn_reply (any number of times, or none).
- */
-typedef void (*pl_request_cb)(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg);
 typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
 
 #define PL_SHARED_SERVERS 256 /* servers one pl_server_shared can join */
@@ -110,6 +87,8 @@ struct pl_server_config {
 	struct pl_server_shared *shared; /* NULL: this server counts alone */
 	pl_request_cb on_request;
 	pl_event_cb on_event;      /* may be NULL */
+	pl_conn_cb on_eof;         /* may be NULL: see struct pl_conn_config */
+	pl_conn_cb on_drain;       /* may be NULL: see struct pl_conn_config */
 	void *arg;
 };
 
@@ -145,12 +124,5 @@ int pl_server_adopt_fd(struct pl_server *s, int fd);
 void pl_server_shutdown(struct pl_server *s);
 
 const struct pl_server_stats *pl_server_stats(const struct pl_server *s);
-
-/* Queues a reply, framed for the server's protocol.  0 or -ENOMEM (then the conn is closing). */
-int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len);
-/* Closes c now, dropping unsent output.  Safe from any callback. */
-void pl_conn_close(struct pl_conn *c);
-const struct pl_addr *pl_conn_peer(const struct pl_conn *c);
-int pl_conn_fd(const struct pl_conn *c);
 
 #endif

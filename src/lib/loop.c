@@ -31,10 +31,11 @@ struct pl_loop {
 	unsigned nio;              /* handles registered in epoll */
 	struct pl_timer **heap;
 	size_t nheap, heap_cap;
-	uint64_t timer_seq;
+	uint32_t timer_seq;
 	struct pl_io sigio;
 	sigset_t sigmask;
 	struct sig_handler sig[NSIG_MAX];
+	struct pl_closing *closing; /* queued by pl_loop_close, oldest last */
 	struct hook post[MAX_POST];
 	int npost;
 	long long spin_ns;         /* busy poll this long before sleeping */
@@ -76,10 +77,32 @@ int pl_loop_new(struct pl_loop **out)
 	return 0;
 }
 
+static void run_closing(struct pl_loop *l)
+{
+	/* a close callback may queue more: take the list each round */
+	while (l->closing) {
+		struct pl_closing *h = l->closing;
+		l->closing = NULL;
+		while (h) {
+			struct pl_closing *next = h->next;
+			h->cb(h);
+			h = next;
+		}
+	}
+}
+
+void pl_loop_close(struct pl_loop *l, struct pl_closing *h, void (*cb)(struct pl_closing *h))
+{
+	h->cb = cb;
+	h->next = l->closing;
+	l->closing = h;
+}
+
 void pl_loop_free(struct pl_loop *l)
 {
 	if (!l)
 		return;
+	run_closing(l);
 	if (l->sigio.fd >= 0) {
 		close(l->sigio.fd);
 		sigprocmask(SIG_UNBLOCK, &l->sigmask, NULL);
@@ -161,15 +184,19 @@ void pl_io_close(struct pl_loop *l, struct pl_io *io)
 
 /* ---- timers: a binary min-heap of handles, keyed by (deadline, seq) ---- */
 
+/* Start order modulo 2^32: two timers with one deadline started 2^31
+ * starts apart may fire out of order, which is harmless. */
+static int seq_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
 static int before(const struct pl_timer *a, const struct pl_timer *b)
 {
-	return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+	return a->deadline < b->deadline || (a->deadline == b->deadline && seq_before(a->seq, b->seq));
 }
 
 static void heap_set(struct pl_loop *l, size_t i, struct pl_timer *t)
 {
 	l->heap[i] = t;
-	t->heap_index = i;
+	t->heap_index = (uint32_t)i;
 }
 
 static void sift_up(struct pl_loop *l, size_t i)
@@ -204,7 +231,7 @@ static void sift_down(struct pl_loop *l, size_t i)
 void pl_timer_init(struct pl_timer *t, pl_timer_cb cb, void *data)
 {
 	memset(t, 0, sizeof(*t));
-	t->heap_index = (size_t)-1;
+	t->heap_index = UINT32_MAX;
 	t->cb = cb;
 	t->data = data;
 }
@@ -214,9 +241,9 @@ void pl_timer_stop(struct pl_loop *l, struct pl_timer *t)
 	size_t i = t->heap_index;
 	struct pl_timer *last;
 
-	if (i == (size_t)-1)
+	if (t->heap_index == UINT32_MAX)
 		return;
-	t->heap_index = (size_t)-1;
+	t->heap_index = UINT32_MAX;
 	last = l->heap[--l->nheap];
 	if (i == l->nheap)
 		return;
@@ -229,6 +256,8 @@ int pl_timer_start(struct pl_loop *l, struct pl_timer *t, long long ms)
 {
 	pl_timer_stop(l, t);
 	if (l->nheap == l->heap_cap) {
+		if (l->heap_cap >= UINT32_MAX / 2)
+			return -ENOMEM;
 		size_t cap = l->heap_cap ? l->heap_cap * 2 : 16;
 		struct pl_timer **h = realloc(l->heap, cap * sizeof(struct pl_timer *));
 		if (!h)
@@ -246,9 +275,9 @@ int pl_timer_start(struct pl_loop *l, struct pl_timer *t, long long ms)
 static void run_timers(struct pl_loop *l)
 {
 	/* a timer started by a callback for "now" waits for the next turn */
-	uint64_t limit = l->timer_seq;
+	uint32_t limit = l->timer_seq;
 
-	while (l->nheap && l->heap[0]->deadline <= l->now && l->heap[0]->seq < limit) {
+	while (l->nheap && l->heap[0]->deadline <= l->now && seq_before(l->heap[0]->seq, limit)) {
 		struct pl_timer *t = l->heap[0];
 		pl_timer_stop(l, t);
 		t->cb(l, t);
@@ -353,8 +382,10 @@ int pl_loop_run(struct pl_loop *l)
 				io->cb(l, io, ev);
 		}
 		run_timers(l);
+		run_closing(l);
 		for (int i = 0; i < l->npost; i++)
 			l->post[i].cb(l, l->post[i].arg);
 	}
+	run_closing(l);
 	return 0;
 }
