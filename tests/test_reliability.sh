@@ -229,15 +229,22 @@ test_rel_11_split_and_coalesced_messages() {
 # 12. Slowloris: a header, then a byte now and then; the idle timeout closes
 # it and frees its buffer.
 test_rel_12_slowloris() {
-	start_server -q -v --idle-timeout 0.6 --max-msg 4M 127.0.0.1:0
-	local i pids=()
+	# an idle timeout long enough for 20 peers to start on a loaded machine
+	start_server -q -v --idle-timeout 2 --max-msg 4M 127.0.0.1:0
+	local i pids=() base=$(rss_kib "$SRV_PID") held n
 	for i in $(seq 1 20); do
 		# 256 KiB of a declared 1 MiB, then one more byte later, then nothing
 		rawpeer "$ADDR" h:1048576 junk:262144 say:sent sleep:300 w:x sleep:3000 eof >"s$i.out" 2>&1 &
 		pids+=($!)
 	done
 	for i in $(seq 1 20); do _x=$(first_line "s$i.out"); done
-	local held=$(rss_kib "$SRV_PID")
+	# "sent" means written, not yet read by the server: wait (up to 1 s,
+	# inside the idle timeout) until it holds most of the 5 MiB
+	for n in $(seq 1 100); do
+		held=$(rss_kib "$SRV_PID")
+		[ "$held" -gt $((base + 4096)) ] && break
+		sleep 0.01
+	done
 	for p in "${pids[@]}"; do wait "$p"; done
 	for i in $(seq 1 20); do
 		expect_match "$(tail -1 "s$i.out")" "^(eof|reset)$" "slowloris $i"

@@ -5,6 +5,8 @@
 #include "parley/version.h"
 #include "parley/addr.h"
 #include "parley/buf.h"
+#include "parley/client.h"
+#include "parley/conn.h"
 #include "parley/error.h"
 #include "parley/escape.h"
 #include "parley/frame.h"
@@ -13,5 +15,6 @@
 #include "parley/loop.h"
 #include "parley/server.h"
 #include "parley/sock.h"
+#include "parley/transport.h"
 
 #endif
