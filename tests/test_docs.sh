@@ -39,3 +39,12 @@ test_docs_readme_commands() {
 	grep -q '^    make test ' "$r" || fail "README lacks make test"
 	grep -q '^    build/parley-client ' "$r" || fail "README lacks the client command"
 }
+
+# Every pl_ name libparley(7) lists is declared in an installed header.
+test_docs_libparley_names_exist() {
+	local name missing=
+	for name in $(grep -oE '\bpl_[a-z0-9_]+' "$OLDPWD/man/libparley.7" | sort -u); do
+		grep -qE "\b$name\b" "$OLDPWD"/include/parley/*.h || missing="$missing $name"
+	done
+	[ -z "$missing" ] || fail "libparley.7 names what no header declares:$missing"
+}

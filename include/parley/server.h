@@ -1,18 +1,24 @@
 /*
- * server.h - a request/response server on top of the event loop.
+ * server.h - the accepting side: listeners, limits, drain.
  *
- * The server owns listeners and connections.  Each connection reads into one
- * 256 KiB buffer shared by all of the server's connections (a server runs on
- * one loop, so they never read at once); only a partial message or unsent
- * output is kept per connection, so an idle connection costs its struct
- * alone.  Every whole request already buffered is handed to on_request in
- * order (pipelining); replies queue up and leave in one write per batch;
- * EPOLLOUT is watched only while the socket is full; a connection whose
- * unsent output passes out_cap is not read until it drains (backpressure).
+ * A server accepts connections on its listeners and owns them; what
+ * happens on each (reading, framing, dispatch, replies, backpressure,
+ * timeouts) is the connection layer's, conn.h, the same as for a
+ * connection a client made.  The server adds what only an acceptor has:
+ * max_conns over every thread, a memory budget over every client's
+ * buffers, shedding clients when descriptors run out, counters per close
+ * reason, and the graceful drain.
+ *
+ * All of a server's connections read into one 256 KiB buffer (a server
+ * runs on one loop, so they never read at once); only a partial message or
+ * unsent output is kept per connection, so an idle connection costs its
+ * struct alone.
  *
  * Connection life cycle: accepted -> open (on_event OPEN) -> closing (after
- * pl_conn_close, from any callback, its own included) -> freed after the
- * loop iteration ends, once on_event CLOSE has run.
+ * pl_conn_close, from any callback, its own included, or a close for a
+ * reason; on_event CLOSE runs then) -> freed by the loop after the
+ * iteration.  Every call here is for the server's loop thread, except
+ * that struct pl_server_shared is shared between threads.
  */
 #ifndef PARLEY_SERVER_H
 #define PARLEY_SERVER_H
@@ -99,10 +105,13 @@ struct pl_server_stats {
 	unsigned open;             /* connections open now */
 };
 
-/* 0 or -errno. */
+/* A server on loop, with cfg copied.  0, -EINVAL without on_request,
+ * -ENOMEM, or -ENOSPC when cfg->shared already has PL_SHARED_SERVERS. */
 int pl_server_new(struct pl_loop *loop, const struct pl_server_config *cfg,
 		  struct pl_server **out);
-/* Closes every connection and listener (listeners' Unix files are unlinked). */
+/* Closes every connection (on_event CLOSE, PL_CLOSE_SHUTDOWN) and listener
+ * (listeners' Unix files are unlinked).  The loop frees the connections
+ * after its iteration, or in pl_loop_free. */
 void pl_server_free(struct pl_server *s);
 
 /*
@@ -123,6 +132,7 @@ int pl_server_adopt_fd(struct pl_server *s, int fd);
  */
 void pl_server_shutdown(struct pl_server *s);
 
+/* The server's counters, up to date; valid until pl_server_free. */
 const struct pl_server_stats *pl_server_stats(const struct pl_server *s);
 
 #endif
