@@ -135,8 +135,12 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 				  "close %s: %s", peer, reason);
 		break;
 	case PL_EV_REJECT:
-		log_event(1, "reject", (const char *[]){ "peer", peer, NULL },
-			  "%s: --max-conns %u reached; closing", peer, o->cfg.max_conns);
+		if (ev->reason == PL_CLOSE_LIMIT)
+			log_event(1, "reject", (const char *[]){ "peer", peer, NULL },
+				  "%s: --max-conns %u reached; closing", peer, o->cfg.max_conns);
+		else /* the connection could not be set up */
+			log_event(1, "reject", (const char *[]){ "peer", peer, "error", strerror(-ev->err), NULL },
+				  "%s: %s; closing", peer, strerror(-ev->err));
 		break;
 	case PL_EV_ACCEPT_ERROR:
 		log_event(1, "accept_error", (const char *[]){ "error", strerror(-ev->err), NULL },

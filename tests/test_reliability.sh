@@ -93,6 +93,19 @@ test_rel_03_connect_storm() {
 	expect_match "$(grep "^stats:" err)" "accepted=$((n + 203)) " "bench 1, storm peer 1 + n + 200, fresh 1"
 }
 
+# 4b. A connection that cannot be set up (here epoll refuses it) is
+# closed, counted and logged, and the next client is served.
+test_rel_04b_conn_setup_failure_counted() {
+	WRAP=(env LD_PRELOAD="$(shim)" "$(shim_env)" FAULT_EPOLL_CONN=ENOMEM:1)
+	start_server -v 127.0.0.1:0
+	expect_match "$(rawpeer -t 5000 "$ADDR" m:a r:1 2>&1)" "^(eof|reset|error: .*)$" "the first client is closed"
+	expect_eq "$(rawpeer "$ADDR" m:b r:1)" "reply: world" "the next one is served"
+	survived
+	stop_server
+	expect_match "$(cat err)" "parley-server: 127\.0\.0\.1:[0-9]+: Cannot allocate memory; closing"
+	counted nomem 1
+}
+
 # 4. ECONNABORTED and other transient accept errors do not stop the
 # listener.  The kernel will not abort a queued connection on demand, so a
 # preloaded shim makes accept4 fail.

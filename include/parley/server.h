@@ -37,7 +37,8 @@ enum pl_server_event_type {
 	PL_EV_OPEN,         /* conn accepted */
 	PL_EV_CLOSE,        /* conn closing: reason, err (0 or -errno), size for OVERSIZE
 			     * (declared) and MEMORY (bytes of buffers it held) */
-	PL_EV_REJECT,       /* a client over max_conns was closed at once: peer */
+	PL_EV_REJECT,       /* a client closed at once, never open: peer, reason LIMIT
+			     * (over max_conns) or NOMEM (err: it could not be set up) */
 	PL_EV_ACCEPT_ERROR, /* accept failed: err; reported once per episode */
 	PL_EV_ACCEPT_RESUMED, /* accepting works again after ACCEPT_ERROR */
 	PL_EV_DRAINED,      /* shutdown finished: every connection closed */
