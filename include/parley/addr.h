@@ -97,7 +97,7 @@ int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
 		    struct pl_addr *out, size_t cap, size_t *n);
 
 /* Text for an error from pl_addr_resolve (pl_strerror, with words of its
- * own for -EAFNOSUPPORT). */
+ * own for -EAFNOSUPPORT): a static string, never freed. */
 const char *pl_addr_resolve_strerror(int err);
 
 /* The socket family for a: AF_INET (IPv4-mapped IPv6 included), AF_INET6 or

@@ -2,7 +2,9 @@
  * buf.h - a byte queue: append at the end, consume from the front.
  *
  * Storage is allocated on first use and released by pl_buf_release when the
- * queue is empty, so an idle connection holds no buffer memory.
+ * queue is empty, so an idle connection holds no buffer memory.  Zeroed
+ * memory is an empty buffer.  Pointers from pl_buf_head and pl_buf_tail are
+ * valid until the next reserve, append, release or free (storage may move).
  */
 #ifndef PARLEY_BUF_H
 #define PARLEY_BUF_H

@@ -14,9 +14,9 @@
 
 struct pl_hist;
 
-/* 0 or -ENOMEM. */
+/* An empty histogram for the caller to free.  0 or -ENOMEM. */
 int pl_hist_new(struct pl_hist **out);
-void pl_hist_free(struct pl_hist *h);
+void pl_hist_free(struct pl_hist *h); /* NULL is allowed */
 void pl_hist_reset(struct pl_hist *h);
 
 /* Counts one value; values above the range are counted as the maximum. */
