@@ -122,11 +122,11 @@ static size_t t_pending(const struct pl_conn *c)
 	return c->tp && c->tp->ops->pending ? c->tp->ops->pending(c->tp) : 0;
 }
 
-static int t_watch(struct pl_conn *c, unsigned want)
+/* The socket events to wait for when c wants `want`: a transport may need
+ * the other direction (a TLS handshake writes to read). */
+static unsigned t_events(const struct pl_conn *c, unsigned want)
 {
-	if (c->tp && c->tp->ops->events && want)
-		want = c->tp->ops->events(c->tp, want);
-	return pl_io_start(c->x->loop, &c->io, want);
+	return c->tp && c->tp->ops->events && want ? c->tp->ops->events(c->tp, want) : want;
 }
 
 /* ---- closing ---- */
@@ -185,11 +185,18 @@ size_t pl_conn_unsent(const struct pl_conn *c) { return unsent(c); }
 
 static long long earliest(long long a, long long b) { return a < 0 || (b >= 0 && b < a) ? b : a; }
 
+/* Whether c reads now: not after the peer's end, nor while paused or over
+ * its output cap (backpressure). */
+static int wants_read(const struct pl_conn *c)
+{
+	return !c->eof && !c->paused && pl_buf_len(&c->out) <= c->x->cfg.out_cap;
+}
+
 /* A partial request is timed only while it is being read: output held
  * back under backpressure is the send timeout's business. */
 static int request_pending(const struct pl_conn *c)
 {
-	return c->x->cfg.request_timeout_ms && pl_buf_len(&c->in) && c->io.events & PL_READ;
+	return c->x->cfg.request_timeout_ms && pl_buf_len(&c->in) && wants_read(c);
 }
 
 static long long next_check(const struct pl_conn *c)
@@ -383,13 +390,14 @@ static void update_interest(struct pl_conn *c)
 
 	if (c->closing)
 		return;
-	if (!c->eof && !c->paused && pl_buf_len(&c->out) <= c->x->cfg.out_cap)
+	if (wants_read(c))
 		want |= PL_READ;
 	if (pl_buf_len(&c->out))
 		want |= PL_WRITE;
+	want = t_events(c, want);
 	if (want == was)
 		return;
-	if ((r = t_watch(c, want)) < 0) {
+	if ((r = pl_io_start(c->x->loop, &c->io, want)) < 0) {
 		conn_close(c, PL_CLOSE_RESET, r, 0);
 		return;
 	}
@@ -552,7 +560,7 @@ static void do_read(struct pl_conn *c)
 	pump(c);
 	tell_eof(c);
 	/* the pending plaintext of a transport wakes no epoll: read it now */
-	if (!c->closing && c->io.events & PL_READ && t_pending(c))
+	if (!c->closing && wants_read(c) && t_pending(c))
 		do_read(c);
 }
 
@@ -561,7 +569,16 @@ static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned events)
 	struct pl_conn *c = (struct pl_conn *)((char *)io - offsetof(struct pl_conn, io));
 
 	(void)loop;
-	if (events & PL_WRITE || (c->tp && events & PL_READ && pl_buf_len(&c->out))) {
+	if (c->tp) {
+		/* the transport chose the events: either one may move either
+		 * direction, so try what c wants of both */
+		if (pl_buf_len(&c->out))
+			pump(c);
+		if (!c->closing && (wants_read(c) || events & PL_ERROR))
+			do_read(c);
+		return;
+	}
+	if (events & PL_WRITE) {
 		pump(c);
 		if (c->closing)
 			return;
