@@ -23,7 +23,7 @@ GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 OPT     ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(OPT) \
            -DPARLEY_GIT_REV='"$(GITREV)"' -MMD -MP
-LDLIBS  += -lm
+LDLIBS  += -lm -pthread
 
 LIB_SRC  := $(wildcard src/lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
