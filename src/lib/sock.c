@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -216,6 +218,58 @@ void pl_listen_unlink(int fd, unsigned long ino)
 	if (path && ino && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    (unsigned long)st.st_ino == ino)
 		unlink(path);
+}
+
+/* s as a number when it is decimal digits only, at most max; else -1.
+ * strtol would take "1234x", " 1234" or "+1234". */
+static long digits(const char *s, long max)
+{
+	long n = 0;
+
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+		if (n > max)
+			return -1;
+	}
+	return n;
+}
+
+/* -ENOTSOCK unless fd is a listening socket. */
+static int listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on ? 0 : -ENOTSOCK;
+}
+
+int pl_listen_activated(int *bad)
+{
+	const char *fds = getenv("LISTEN_FDS");
+	long n;
+
+	if (!fds || digits(getenv("LISTEN_PID"), INT_MAX) != (long)getpid())
+		return 0; /* the descriptors, if any, are someone else's */
+	/* the fds 3.. must exist, so no more than a descriptor limit can hold */
+	n = digits(fds, 65536);
+	if (n < 0)
+		return -EINVAL;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (int fd = PL_LISTEN_FDS_START; fd < PL_LISTEN_FDS_START + n; fd++) {
+		if (listening(fd) < 0) {
+			if (bad)
+				*bad = fd;
+			return -ENOTSOCK;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	return (int)n;
 }
 
 /* Records for the caller whether the failure about to be reported was the bind. */
