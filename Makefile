@@ -60,9 +60,6 @@ $(BUILD)/libparley.a: $(LIB_OBJ)
 $(SHLIB): $(PIC_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/parley-server: $(BUILD)/obj/src/parley-server.o $(BUILD)/obj/src/workers.o $(CLI_OBJ) $(BUILD)/libparley.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
-
 $(BUILD)/parley-%: $(BUILD)/obj/src/parley-%.o $(CLI_OBJ) $(BUILD)/libparley.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
