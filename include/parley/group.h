@@ -38,8 +38,7 @@ struct pl_group;
  * (copied).  With n > 1 and cfg->shared NULL, the servers count their limits
  * together in a struct pl_server_shared the group owns; a cfg->shared given
  * is used as it is.  0 with *out set, or -errno (-EINVAL for n out of range)
- * with nothing left behind.  Call before creating other threads that
- * should not see signals blocked later on loop 0.
+ * with nothing left behind.  Starts no thread.
  */
 int pl_group_new(unsigned n, const struct pl_server_config *cfg, struct pl_group **out);
 
@@ -79,9 +78,9 @@ int pl_group_adopt_fd(struct pl_group *g, int fd, unsigned *failed);
 /*
  * Starts the threads of loops 1..n-1, each running pl_loop_run; the caller
  * runs loop 0.  Signals blocked on this thread (pl_loop_signal) stay
- * blocked in the threads, so call it after those are set up.  Once.  0, or
- * -errno when a thread could not be made (those started run on: end them
- * with pl_group_free).
+ * blocked in the threads, so call it after those are set up.  0, or -errno
+ * when a thread could not be made: those started run on (end them with
+ * pl_group_free), and calling it again starts only the rest.
  */
 int pl_group_start(struct pl_group *g);
 

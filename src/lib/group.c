@@ -183,6 +183,8 @@ static void *run(void *arg)
 int pl_group_start(struct pl_group *g)
 {
 	for (unsigned i = 1; i < g->n; i++) {
+		if (g->m[i].started)
+			continue;
 		int r = pthread_create(&g->m[i].tid, NULL, run, &g->m[i]);
 		if (r != 0)
 			return -r;
