@@ -29,7 +29,7 @@ struct opts {
 	int threads;
 	unsigned busy_poll_us;
 	struct pl_server_config cfg;
-	struct pl_group *g;        /* threads loops; loop 0 is the main thread's */
+	struct pl_group *g;        /* one loop per thread; loop 0 is the main thread's */
 	struct pl_addr *shown;     /* listeners to announce once every thread runs */
 	int nshown;
 	int activated;             /* how many of them came from systemd */
