@@ -23,7 +23,7 @@ GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 OPT     ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(OPT) \
            -DPARLEY_GIT_REV='"$(GITREV)"' -MMD -MP
-LDLIBS  += -lm
+LDLIBS  += -lm -pthread
 
 LIB_SRC  := $(wildcard src/lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -59,9 +59,6 @@ $(BUILD)/libparley.a: $(LIB_OBJ)
 
 $(SHLIB): $(PIC_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
-
-$(BUILD)/parley-server: $(BUILD)/obj/src/parley-server.o $(BUILD)/obj/src/workers.o $(CLI_OBJ) $(BUILD)/libparley.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
 $(BUILD)/parley-%: $(BUILD)/obj/src/parley-%.o $(CLI_OBJ) $(BUILD)/libparley.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -20,7 +20,7 @@ for h in fuzz/fuzz_*.c; do
 	work=$out/corpus-${name#fuzz_}
 	mkdir -p "$work"
 	if ! clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o "$out/$name" "$h" src/lib/*.c -lm; then
+		-fno-sanitize-recover=all -o "$out/$name" "$h" src/lib/*.c -lm -pthread; then
 		echo "FAIL  $name (build)"; fail=$((fail + 1)); continue
 	fi
 	if "$out/$name" -max_total_time="$secs" -max_len=4096 -artifact_prefix="$out/$name-" \

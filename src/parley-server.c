@@ -1,6 +1,5 @@
 /* parley-server - answers each request; by default "hello" gets "world". */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -10,18 +9,17 @@
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "log.h"
 #include "parley/escape.h"
+#include "parley/group.h"
 #include "parley/loop.h"
 #include "parley/server.h"
 #include "parley/sock.h"
-#include "workers.h"
 
-#define MAX_THREADS 256
+#define MAX_THREADS PL_GROUP_MAX
 
 struct opts {
 	uint8_t *reply;            /* --reply with its escapes decoded */
@@ -31,10 +29,10 @@ struct opts {
 	int threads;
 	unsigned busy_poll_us;
 	struct pl_server_config cfg;
-	struct worker *w;          /* threads of them; w[0] is the main thread's */
-	int *shown, nshown;        /* listeners to announce once every thread runs */
+	struct pl_group *g;        /* one loop per thread; loop 0 is the main thread's */
+	struct pl_addr *shown;     /* listeners to announce once every thread runs */
+	int nshown;
 	int activated;             /* how many of them came from systemd */
-	struct pl_server_shared shared; /* max-conns and max-memory across threads */
 };
 
 static noreturn void usage(void)
@@ -177,8 +175,7 @@ static void on_signal(struct pl_loop *loop, int signo, void *arg)
 
 	(void)loop;
 	(void)signo;
-	pl_server_shutdown(o->w[0].srv);
-	workers_shutdown(o->w, o->threads);
+	pl_group_shutdown(o->g);
 }
 
 static void print_stats(const struct pl_server_stats *st)
@@ -294,15 +291,16 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 }
 
 /* How the kernel spread the clients over the threads. */
-static void print_threads(const unsigned long long *each, int n)
+static void print_threads(const struct pl_server_stats *each, int n)
 {
 	char text[MAX_THREADS * 21 + 32], list[MAX_THREADS * 21 + 4];
 	size_t o = (size_t)snprintf(text, sizeof(text), "threads: accepted"), l = 1;
 
 	list[0] = '[';
 	for (int i = 0; i < n; i++) {
-		o += (size_t)snprintf(text + o, sizeof(text) - o, " %llu", each[i]);
-		l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%llu", i ? "," : "", each[i]);
+		unsigned long long a = each[i].accepted;
+		o += (size_t)snprintf(text + o, sizeof(text) - o, " %llu", a);
+		l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%llu", i ? "," : "", a);
 	}
 	snprintf(list + l, sizeof(list) - l, "]");
 	log_event(0, "threads", (const char *[]){ "#accepted", list, NULL }, "%s", text);
@@ -310,27 +308,25 @@ static void print_threads(const unsigned long long *each, int n)
 
 /* "listening on" waits until every thread runs: whoever reads it may count
  * the threads or signal at once. */
-static int remember(struct opts *o, int fd)
+static int remember(struct opts *o, const struct pl_addr *bound)
 {
-	int *p = realloc(o->shown, (size_t)(o->nshown + 1) * sizeof(*p));
+	struct pl_addr *p = realloc(o->shown, (size_t)(o->nshown + 1) * sizeof(*p));
 
 	if (!p) {
 		cli_warn("listen: %s", strerror(ENOMEM));
 		return -1;
 	}
 	o->shown = p;
-	o->shown[o->nshown++] = fd;
+	o->shown[o->nshown++] = *bound;
 	return 0;
 }
 
 static void announce(struct opts *o)
 {
-	struct pl_addr bound;
-
-	for (int i = 0; i < o->nshown; i++)
-		if (pl_addr_local(o->shown[i], &bound) == 0)
-			log_event(0, "listening", (const char *[]){ "addr", cli_addr_str(&bound), NULL },
-				  "listening on %s", cli_addr_str(&bound));
+	for (int i = 0; i < o->nshown; i++) {
+		const char *a = cli_addr_str(&o->shown[i]);
+		log_event(0, "listening", (const char *[]){ "addr", a, NULL }, "listening on %s", a);
+	}
 	free(o->shown);
 	o->shown = NULL;
 	if (o->verbose && o->activated)
@@ -338,117 +334,61 @@ static void announce(struct opts *o)
 			  o->activated, o->activated == 1 ? "" : "s");
 }
 
-/*
- * systemd socket activation: listeners arrive as fds 3.. with LISTEN_FDS set
- * and LISTEN_PID naming us (the protocol of sd_listen_fds(3), no libsystemd).
- * Returns how many were taken, or -1.
- */
-/* Gives the other threads a duplicate of listener fd (Unix sockets and
- * inherited ones: SO_REUSEPORT is for TCP ports).  0 or -1. */
-static int share_listener(struct opts *o, int fd)
-{
-	for (int i = 1; i < o->threads; i++) {
-		int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (d < 0 || pl_server_adopt_fd(o->w[i].srv, d) < 0) {
-			cli_warn("listener for thread %d: %s", i, strerror(errno));
-			if (d >= 0)
-				close(d);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* LISTEN_FDS as sd_listen_fds(3) means it: digits only, and fds 3.. must
- * exist, so no more than the descriptor limit.  -1 when it is anything else. */
-static int listen_fds_count(const char *s)
-{
-	long n = 0;
-
-	if (!*s)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		n = n * 10 + (*s - '0');
-		if (n > 65536)
-			return -1;
-	}
-	return (int)n;
-}
-
+/* systemd socket activation (sd_listen_fds(3)): every loop serves each
+ * listener passed.  Returns how many were taken, or -1. */
 static int activated_listeners(struct opts *o)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	int n, accepting;
-	socklen_t len = sizeof(accepting);
+	int bad = -1, n = pl_listen_activated(&bad), r;
+	struct pl_addr bound;
+	unsigned failed;
 
-	/* only our pid in digits names us: strtol would take "1234x" or " 1234" */
-	if (!pid || !fds || !*pid || strspn(pid, "0123456789") != strlen(pid) ||
-	    strtol(pid, NULL, 10) != (long)getpid())
-		return 0;
-	n = listen_fds_count(fds);
-	if (n < 0) {
-		cli_warn("socket activation: LISTEN_FDS='%s' is not a number of descriptors", fds);
+	if (n == -EINVAL)
+		cli_warn("socket activation: LISTEN_FDS='%s' is not a number of descriptors",
+			 getenv("LISTEN_FDS"));
+	else if (n == -ENOTSOCK)
+		cli_warn("socket activation: fd %d is not a listening socket", bad);
+	else if (n < 0)
+		cli_warn("socket activation: %s", strerror(-n));
+	if (n < 0)
 		return -1;
-	}
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (int fd = 3; fd < 3 + n; fd++) {
-		len = sizeof(accepting);
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0 || !accepting) {
-			cli_warn("socket activation: fd %d is not a listening socket", fd);
+	for (int fd = PL_LISTEN_FDS_START; fd < PL_LISTEN_FDS_START + n; fd++) {
+		if ((r = pl_group_adopt_fd(o->g, fd, &failed)) < 0) {
+			cli_warn("listener for thread %u: %s", failed, strerror(-r));
 			return -1;
 		}
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (pl_server_adopt_fd(o->w[0].srv, fd) < 0 || share_listener(o, fd) < 0 ||
-		    remember(o, fd) < 0)
+		if (pl_addr_local(fd, &bound) == 0 && remember(o, &bound) < 0)
 			return -1;
 	}
 	o->activated = n;
 	return n;
 }
 
-/* Opens a's listener for threads 1.. on the port thread 0 got (port 0
- * included), or shares a Unix one.  0 or -1. */
-static int thread_listeners(struct opts *o, struct pl_addr a, int fd0, const struct pl_listen_opts *lo)
+/* Says which loop's listener on a failed, and why. */
+static void listen_failed(struct pl_addr a, const struct pl_addr *bound, unsigned failed, int r)
 {
-	struct pl_addr bound;
-
-	if (a.kind != PL_ADDR_IP4 && a.kind != PL_ADDR_IP6 && a.kind != PL_ADDR_ANY)
-		return share_listener(o, fd0);
-	if (pl_addr_local(fd0, &bound) < 0)
-		return -1;
-	struct pl_listen_opts join = *lo;
-
-	join.reuseport = PL_REUSEPORT_JOIN;
-	a.port = bound.port;
-	for (int i = 1; i < o->threads; i++) {
-		int fd = pl_listen(&a, &join), r;
-		if (fd < 0 || (r = pl_server_listen_fd(o->w[i].srv, fd)) < 0) {
-			cli_warn("listen on %s for thread %d: %s", cli_addr_str(&a), i,
-				 strerror(fd < 0 ? -fd : -r));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
+	if (failed == 0) {
+		cli_warn("listen on %s: %s", cli_addr_str(&a),
+			 r == -EEXIST ? "File exists and is not a socket" : strerror(-r));
+	} else if (a.kind != PL_ADDR_IP4 && a.kind != PL_ADDR_IP6 && a.kind != PL_ADDR_ANY) {
+		cli_warn("listener for thread %u: %s", failed, strerror(-r));
+	} else {
+		a.port = bound->port; /* the others join the port loop 0 got */
+		cli_warn("listen on %s for thread %u: %s", cli_addr_str(&a), failed, strerror(-r));
 	}
-	return 0;
 }
 
 static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 {
-	struct pl_server *s = o->w[0].srv;
 	char port[8], *def[] = { port }; /* every interface */
 	char **addrs = optind < argc ? argv + optind : def;
 	int n = optind < argc ? argc - optind : inherited ? 0 : 1;
-	struct pl_listen_opts lo = { .nonblock = 1, .unix_mode = o->unix_mode, .reuseport = o->threads > 1 ? PL_REUSEPORT_NEW : 0 };
+	struct pl_listen_opts lo = { .unix_mode = o->unix_mode };
 
 	snprintf(port, sizeof(port), ":%d", CLI_DEFAULT_PORT);
 	for (int i = 0; i < n; i++) {
-		struct pl_addr a;
-		int fd, r;
+		struct pl_addr a, bound;
+		unsigned failed;
+		int r;
 
 		cli_addr(&a, addrs[i], CLI_DEFAULT_PORT, PL_ADDR_PASSIVE);
 		if (a.kind == PL_ADDR_NAME) {
@@ -462,18 +402,11 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 			}
 			a = res[0];
 		}
-		fd = pl_listen(&a, &lo);
-		if (fd < 0) {
-			cli_warn("listen on %s: %s", cli_addr_str(&a),
-				 fd == -EEXIST ? "File exists and is not a socket" : strerror(-fd));
+		if ((r = pl_group_listen(o->g, &a, &lo, &bound, &failed)) < 0) {
+			listen_failed(a, &bound, failed, r);
 			return -1;
 		}
-		if ((r = pl_server_listen_fd(s, fd)) < 0) {
-			cli_warn("listen on %s: %s", cli_addr_str(&a), strerror(-r));
-			close(fd);
-			return -1;
-		}
-		if (thread_listeners(o, a, fd, &lo) < 0 || remember(o, fd) < 0)
+		if (remember(o, &bound) < 0)
 			return -1;
 	}
 	return 0;
@@ -487,9 +420,8 @@ int main(int argc, char **argv)
 			 .request_timeout_ms = 30000, .max_memory = 256 << 20, .drain_timeout_ms = 5000 },
 	};
 	struct pl_loop *loop;
-	struct pl_server_stats st;
-	unsigned long long each[MAX_THREADS];
-	int r;
+	struct pl_server_stats st, each[MAX_THREADS];
+	int r, rt;
 
 	cli_prog = "parley-server";
 	cli_std_fds();
@@ -513,18 +445,15 @@ int main(int argc, char **argv)
 	o.cfg.on_request = on_request;
 	o.cfg.on_event = on_event;
 	o.cfg.arg = &o;
-	/* with threads the limits are the whole server's (one thread counts alone,
-	 * and needs no eventfd for the memory budget) */
-	o.cfg.shared = o.threads > 1 ? &o.shared : NULL;
-	o.w = calloc((size_t)o.threads, sizeof(*o.w));
-	if (!o.w || (r = workers_new(o.w, o.threads, &o.cfg)) < 0)
-		cli_die(1, "event loop: %s", strerror(o.w ? -r : ENOMEM));
-	loop = o.w[0].loop;
+	/* with threads the limits are the whole server's: the group shares them */
+	if ((r = pl_group_new((unsigned)o.threads, &o.cfg, &o.g)) < 0)
+		cli_die(1, "event loop: %s", strerror(-r));
+	loop = pl_group_loop(o.g, 0);
 	for (int i = 0; i < o.threads; i++) {
-		pl_loop_set_busy_poll(o.w[i].loop, o.busy_poll_us);
+		pl_loop_set_busy_poll(pl_group_loop(o.g, (unsigned)i), o.busy_poll_us);
 		/* a pipe or file gets each iteration's lines at its end, not per 4 KiB */
 		if (!o.quiet)
-			pl_loop_add_post(o.w[i].loop, flush_stdout, NULL);
+			pl_loop_add_post(pl_group_loop(o.g, (unsigned)i), flush_stdout, NULL);
 	}
 	/* before "listening on": a test may signal as soon as it reads that line;
 	 * before the threads start: they inherit these signals blocked */
@@ -532,12 +461,10 @@ int main(int argc, char **argv)
 	pl_loop_signal(loop, SIGTERM, on_signal, &o);
 	pl_loop_signal(loop, SIGHUP, on_hup, &o);
 	if ((r = activated_listeners(&o)) < 0 || open_listeners(argc, argv, &o, r) < 0 ||
-	    (r = workers_start(o.w, o.threads)) < 0) {
+	    (r = pl_group_start(o.g)) < 0) {
 		if (r < 0 && r != -1)
 			cli_warn("threads: %s", strerror(-r));
-		workers_shutdown(o.w, o.threads);
-		workers_finish(o.w, o.threads, &st, NULL);
-		free(o.w);
+		pl_group_free(o.g);
 		free(o.shown);
 		free(o.reply);
 		return 1;
@@ -552,13 +479,14 @@ int main(int argc, char **argv)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-	workers_finish(o.w, o.threads, &st, each);
-	free(o.w);
+	rt = pl_group_finish(o.g, &st, each);
+	if (rt < 0 && r == 0)
+		cli_warn("event loop: %s", strerror(-rt));
 	free(o.reply);
 	if (o.verbose)
 		print_stats(&st);
 	if (o.verbose && o.threads > 1)
 		print_threads(each, o.threads);
 	fflush(stdout);
-	return r < 0 ? 1 : 0;
+	return r < 0 || rt < 0 ? 1 : 0;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/tsan.sh - make tsan: the tests that run threads, against the
 # ThreadSanitizer build in build-tsan/ (the Makefile builds it first).  They
-# are the tests named *thread* and test_server_busy_poll (--threads 2); no
-# unit test starts a thread.  A data race or a lock-order inversion stops the
+# are the tests named *thread*, test_server_busy_poll (--threads 2) and
+# unit_group's (pl_group); no other unit test starts a thread.  A data race or a lock-order inversion stops the
 # program at once with exit 66 (halt_on_error), so its test fails with the
 # report in the output.  Ends with "N passed, N failed".
 #
@@ -41,4 +41,4 @@ if ! probe; then
 		exit 0
 	fi
 fi
-ONLY='thread|test_server_busy_poll' BUILD=$B "${launch[@]}" bash tests/run.sh
+ONLY='thread|test_server_busy_poll|^unit_group ' BUILD=$B "${launch[@]}" bash tests/run.sh

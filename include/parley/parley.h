@@ -10,6 +10,7 @@
 #include "parley/error.h"
 #include "parley/escape.h"
 #include "parley/frame.h"
+#include "parley/group.h"
 #include "parley/hist.h"
 #include "parley/io.h"
 #include "parley/loop.h"

@@ -48,6 +48,27 @@ int pl_listen(const struct pl_addr *a, const struct pl_listen_opts *o);
 unsigned long pl_listen_ino(int fd);
 void pl_listen_unlink(int fd, unsigned long ino);
 
+/* systemd socket activation (sd_listen_fds(3)'s protocol, without
+ * libsystemd): the listeners passed are fds PL_LISTEN_FDS_START.. in order. */
+#define PL_LISTEN_FDS_START 3
+
+/*
+ * The listeners this process was started with: when LISTEN_PID is this
+ * process's pid (decimal digits only), LISTEN_FDS (digits only, at most
+ * 65536) says how many.  Returns that number n (the fds are
+ * PL_LISTEN_FDS_START .. PL_LISTEN_FDS_START + n - 1, made FD_CLOEXEC and
+ * now the caller's), 0 when none were passed to this process, or -errno:
+ * -EINVAL when LISTEN_FDS is not a number of descriptors, -ENOTSOCK when fd
+ * *bad (may be NULL) is not a listening socket.
+ *
+ * Touches the process's environment, as sd_listen_fds(1) does: once
+ * LISTEN_FDS is read, LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset,
+ * so children do not take the descriptors for theirs (on -EINVAL they are
+ * left as they were, for a message to quote).  unsetenv is not thread-safe:
+ * call it before starting threads, and once.
+ */
+int pl_listen_activated(int *bad);
+
 struct pl_connect_opts {
 	int timeout_ms;                /* each attempt; <= 0: no limit */
 	int stagger_ms;                /* Happy Eyeballs delay; <= 0: one at a time */

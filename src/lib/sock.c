@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -214,4 +216,251 @@ void pl_listen_unlink(int fd, unsigned long ino)
 	if (path && ino && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    (unsigned long)st.st_ino == ino)
 		unlink(path);
+}
+/* s as a number when it is decimal digits only, at most max; else -1.
+ * strtol would take "1234x", " 1234" or "+1234". */
+static long digits(const char *s, long max)
+{
+	long n = 0;
+
+	if (!s || !*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+		if (n > max)
+			return -1;
+	}
+	return n;
+}
+
+/* -ENOTSOCK unless fd is a listening socket. */
+static int listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on ? 0 : -ENOTSOCK;
+}
+
+int pl_listen_activated(int *bad)
+{
+	const char *fds = getenv("LISTEN_FDS");
+	long n;
+
+	if (!fds || digits(getenv("LISTEN_PID"), INT_MAX) != (long)getpid())
+		return 0; /* the descriptors, if any, are someone else's */
+	/* the fds 3.. must exist, so no more than a descriptor limit can hold */
+	n = digits(fds, 65536);
+	if (n < 0)
+		return -EINVAL;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (int fd = PL_LISTEN_FDS_START; fd < PL_LISTEN_FDS_START + n; fd++) {
+		if (listening(fd) < 0) {
+			if (bad)
+				*bad = fd;
+			return -ENOTSOCK;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	return (int)n;
+}
+
+/* Records for the caller whether the failure about to be reported was the bind. */
+static void set_bind_failed(const struct pl_connect_opts *o, int v)
+{
+	if (o && o->bind_failed)
+		*o->bind_failed = v;
+}
+
+/*
+ * Starts a non-blocking connect to t.  Returns the fd with *done set when it
+ * connected at once (Unix sockets), the fd with *done clear while in
+ * progress, or -errno.
+ */
+static int start_one(const struct pl_addr *t, const struct pl_connect_opts *o, int *done)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = pl_addr_sa_family(t), fd, r;
+
+	*done = 0;
+	set_bind_failed(o, 0);
+	if ((r = pl_addr_to_sockaddr(t, &ss, &len)) < 0)
+		return r;
+	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (o && o->source) {
+		struct sockaddr_storage src;
+		socklen_t slen;
+		if (o->source->port)
+			set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+		if ((r = pl_addr_to_sockaddr(o->source, &src, &slen)) < 0)
+			return close_err(fd, r);
+		if (bind(fd, (struct sockaddr *)&src, slen) < 0) {
+			set_bind_failed(o, 1);
+			return close_err(fd, -errno);
+		}
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		*done = 1;
+		return fd;
+	}
+	/* EAGAIN: a Unix listener's backlog is full; there is nothing to wait on */
+	if (errno != EINPROGRESS && errno != EINTR)
+		return close_err(fd, -errno);
+	return fd;
+}
+
+static int finish_one(int fd, const struct pl_addr *t, const struct pl_connect_opts *o)
+{
+	int r;
+
+	if (pl_addr_sa_family(t) != AF_UNIX)
+		pl_sock_nodelay(fd);
+	if (!(o && o->nonblock) && (r = pl_sock_nonblock(fd, 0)) < 0)
+		return close_err(fd, r);
+	return fd;
+}
+
+struct attempt {
+	int fd;
+	size_t idx;
+	long long deadline;
+};
+
+static void report(const struct pl_connect_opts *o, const struct pl_addr *t, int r)
+{
+	if (o && o->on_attempt)
+		o->on_attempt(t, r, o->arg);
+}
+
+/* Closes every attempt but keep (-1: all), reporting them cancelled. */
+static void cancel_others(struct attempt *at, size_t nat, size_t keep,
+			  const struct pl_addr *addrs, const struct pl_connect_opts *o)
+{
+	for (size_t i = 0; i < nat; i++)
+		if (i != keep) {
+			close(at[i].fd);
+			report(o, &addrs[at[i].idx], -ECANCELED);
+		}
+}
+
+struct race {
+	const struct pl_addr *addrs;
+	size_t n, next, nat;
+	const struct pl_connect_opts *o;
+	struct attempt at[16];
+	int last_err;
+	size_t last_idx;
+	long long next_start;
+};
+
+static void attempt_failed(struct race *rc, size_t i, int err)
+{
+	set_bind_failed(rc->o, 0);
+	report(rc->o, &rc->addrs[rc->at[i].idx], err);
+	close(rc->at[i].fd);
+	rc->last_err = err;
+	rc->last_idx = rc->at[i].idx;
+	rc->at[i] = rc->at[--rc->nat];
+	rc->next_start = 0; /* a failure starts the next address at once */
+}
+
+/* Starts the next eligible target; returns a connected fd, or -1. */
+static int start_next(struct race *rc, long long now)
+{
+	const struct pl_connect_opts *o = rc->o;
+
+	while (rc->next < rc->n && rc->nat < 16) {
+		const struct pl_addr *t = &rc->addrs[rc->next++];
+		int done, fd;
+		if (o && o->source && pl_addr_sa_family(o->source) != pl_addr_sa_family(t))
+			continue; /* an IPv4 source cannot reach an IPv6 target */
+		report(o, t, -EINPROGRESS);
+		fd = start_one(t, o, &done);
+		if (fd < 0) {
+			report(o, t, fd);
+			rc->last_err = fd;
+			rc->last_idx = (size_t)(t - rc->addrs);
+			continue;
+		}
+		if (done) {
+			report(o, t, 0);
+			cancel_others(rc->at, rc->nat, (size_t)-1, rc->addrs, o);
+			return finish_one(fd, t, o);
+		}
+		rc->at[rc->nat++] = (struct attempt){ fd, (size_t)(t - rc->addrs),
+			o && o->timeout_ms > 0 ? now + o->timeout_ms : -1 };
+		rc->next_start = o && o->stagger_ms > 0 ? now + o->stagger_ms : -1;
+		return -1;
+	}
+	return -1;
+}
+
+/* Milliseconds poll may sleep: until the next start or the first deadline. */
+static int race_wait_ms(const struct race *rc, long long now)
+{
+	long long until = rc->next < rc->n && rc->next_start >= 0 ? rc->next_start : -1;
+
+	for (size_t i = 0; i < rc->nat; i++)
+		if (rc->at[i].deadline >= 0 && (until < 0 || rc->at[i].deadline < until))
+			until = rc->at[i].deadline;
+	if (until < 0)
+		return -1;
+	return until <= now ? 0 : (int)(until - now > 1 << 30 ? 1 << 30 : until - now);
+}
+
+int pl_connect(const struct pl_addr *addrs, size_t n, const struct pl_connect_opts *o,
+	       size_t *failed)
+{
+	struct race rc = { .addrs = addrs, .n = n, .o = o, .last_err = -EAFNOSUPPORT, .last_idx = n };
+
+	set_bind_failed(o, 0);
+
+	for (;;) {
+		long long now = pl_io_now_ms();
+		struct pollfd p[16];
+		int fd, r;
+
+		if ((rc.nat == 0 || (rc.next_start >= 0 && now >= rc.next_start)) &&
+		    (fd = start_next(&rc, now)) >= 0)
+			return fd;
+		if (rc.nat == 0 && rc.next >= rc.n)
+			break;
+		for (size_t i = 0; i < rc.nat; i++)
+			p[i] = (struct pollfd){ .fd = rc.at[i].fd, .events = POLLOUT };
+		r = poll(p, rc.nat, race_wait_ms(&rc, now));
+		if (r < 0 && errno != EINTR) {
+			set_bind_failed(o, 0);
+			cancel_others(rc.at, rc.nat, (size_t)-1, addrs, o);
+			rc.last_err = -errno;
+			break;
+		}
+		now = pl_io_now_ms();
+		for (size_t i = rc.nat; i-- > 0;) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			if (r > 0 && p[i].revents) {
+				if (getsockopt(rc.at[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+					err = errno;
+				if (err == 0) {
+					struct attempt win = rc.at[i];
+					report(o, &addrs[win.idx], 0);
+					cancel_others(rc.at, rc.nat, i, addrs, o);
+					return finish_one(win.fd, &addrs[win.idx], o);
+				}
+				attempt_failed(&rc, i, -err);
+			} else if (rc.at[i].deadline >= 0 && now >= rc.at[i].deadline) {
+				attempt_failed(&rc, i, -ETIMEDOUT);
+			}
+		}
+	}
+	if (failed)
+		*failed = rc.last_idx;
+	return rc.last_err;
 }
