@@ -493,12 +493,24 @@ static int at_eof(struct pl_conn *c)
 	return 0;
 }
 
-/* Tells the application once every message before the end is handed out. */
+/* No whole message is left in `in`: at most the first bytes of one, whose
+ * rest can never come after the end (a peer that stopped mid-message). */
+static int nothing_whole(const struct pl_conn *c)
+{
+	struct pl_frame f;
+
+	return pl_frame_parse(c->x->cfg.proto, pl_buf_head(&c->in), pl_buf_len(&c->in),
+			      c->x->cfg.max_msg, &f) == 0;
+}
+
+/* Tells the application once every message before the end is handed out.
+ * A partial one left over must not hold the news back: nothing would come
+ * to complete it, and the connection would wait for ever. */
 static void tell_eof(struct pl_conn *c)
 {
 	const struct pl_conn_config *cfg = &c->x->cfg;
 
-	if (cfg->on_eof && c->eof && !c->told && !c->closing && !pl_buf_len(&c->in)) {
+	if (cfg->on_eof && c->eof && !c->told && !c->closing && nothing_whole(c)) {
 		c->told = 1;
 		cfg->on_eof(c, cfg->arg);
 	}
