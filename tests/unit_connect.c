@@ -223,10 +223,60 @@ static void test_client_eof_told_with_partial_message_left(void)
 	close(x.lfd);
 }
 
+struct size_ctx {
+	int lfd;
+	uint64_t size;
+	enum pl_close_reason why;
+};
+
+static void note_size(struct pl_conn *c, enum pl_close_reason why, int err, void *arg)
+{
+	struct size_ctx *x = arg;
+
+	(void)err;
+	x->why = why;
+	x->size = pl_conn_close_size(c);
+	pl_loop_stop(pl_conn_loop(c));
+}
+
+/* The peer declares a message of 100 bytes. */
+static void declare_100(struct pl_conn *c, const struct pl_connect_report *r, void *arg)
+{
+	static const uint8_t head[] = { 100, 0, 0, 0 };
+	struct size_ctx *x = arg;
+	int fd = accept(x->lfd, NULL, NULL);
+
+	(void)r;
+	CHECK(c != NULL && fd >= 0);
+	CHECK(write(fd, head, sizeof(head)) == sizeof(head));
+	close(fd);
+}
+
+static void test_client_close_tells_oversize_size(void)
+{
+	struct size_ctx x = { .why = PL_CLOSE_REASONS };
+	struct pl_conn_config cfg = { .max_msg = 10, .on_request = count_request,
+				      .on_close = note_size, .arg = &x };
+	struct pl_addr target;
+	struct pl_loop *loop;
+	struct pl_client *cl;
+
+	x.lfd = live(&target);
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_client_new(loop, &cfg, &cl) == 0);
+	CHECK(pl_client_connect(cl, &target, 1, NULL, declare_100, &x, NULL) == 0);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK_EQ_INT(x.why, PL_CLOSE_OVERSIZE);
+	CHECK_EQ_INT(x.size, 100);
+	pl_client_free(cl);
+	pl_loop_free(loop);
+	close(x.lfd);
+}
+
 static const struct unit_test tests[] = {
 	T(test_connect_race_skips_unanswering_first_address),
 	T(test_connect_sequential_waits_for_timeout), T(test_connect_failure_starts_next_at_once),
 	T(test_connect_all_fail_reports_last), T(test_connect_reports_bind_failure),
-	T(test_client_eof_told_with_partial_message_left),
+	T(test_client_eof_told_with_partial_message_left), T(test_client_close_tells_oversize_size),
 };
 UNIT_MAIN(tests)
