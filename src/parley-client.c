@@ -173,8 +173,10 @@ static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 	struct tap *tp = (struct tap *)t;
 	ssize_t r = recv(fd, buf, n, 0);
 
-	if (r < 0)
-		return tp->write_failed = 0, -errno;
+	if (r < 0) {
+		tp->write_failed = 0;
+		return -errno;
+	}
 	tp->eof |= r == 0;
 	return r;
 }
@@ -184,8 +186,10 @@ static ssize_t tap_write(struct pl_transport *t, int fd, const void *buf, size_t
 	struct tap *tp = (struct tap *)t;
 	ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
 
-	if (r < 0)
-		return tp->write_failed = 1, -errno;
+	if (r < 0) {
+		tp->write_failed = 1;
+		return -errno;
+	}
 	return r;
 }
 
@@ -250,7 +254,7 @@ static struct pl_connect_opts connect_opts(struct client *c, enum pl_family fam)
 /* Queues one request on the connection. */
 static void send_msg(struct client *c, const void *p, size_t len)
 {
-	/* -ENOMEM has closed it already (on_close said so); nothing else fails here */
+	/* only -ENOMEM, and on_close has said so and exited already */
 	if (pl_conn_send(c->conn, p, len) < 0)
 		cli_die(1, "out of memory");
 }
