@@ -15,10 +15,11 @@
 
 #include "cli.h"
 #include "parley/buf.h"
+#include "parley/client.h"
 #include "parley/escape.h"
-#include "parley/frame.h"
 #include "parley/io.h"
-#include "parley/sock.h"
+#include "parley/loop.h"
+#include "parley/transport.h"
 
 #define MAX_TARGETS 16
 #define OUT_HIGH (64 * 1024) /* queue no more requests than this ahead */
@@ -29,15 +30,28 @@ struct msg {
 	size_t len;
 };
 
+/* The socket under a framed connection, watched (see tap_read). */
+struct tap {
+	struct pl_transport t; /* first: the connection calls through it */
+	int write_failed;      /* the last error came from a write, not a read */
+	int eof;               /* the server ended its direction */
+};
+
 struct client {
-	int fd;
+	struct pl_loop *loop;
+	struct pl_conn *conn;  /* the framed connection, once connected and until closed */
+	struct tap tap;
+	int fd;                /* --stream's socket */
+	const struct pl_addr *target; /* ADDRESS, as given */
+	struct pl_addr targets[MAX_TARGETS]; /* and resolved */
+	size_t ntargets;
 	const char *peer;
 	enum pl_proto proto;
 	uint32_t max_msg;
 	long long timeout_ms;
 	int verbose;
 	const struct pl_addr *source; /* -s, resolved; NULL: the OS picks */
-	int bind_failed;       /* pl_connect: the last failure was binding source */
+	int bind_failed;       /* the race: the last failure was binding source */
 	int stream, no_shutdown;
 	long long idle_ms, quit_ms; /* --stream: -w and --quit; < 0 when unset */
 	int escapes;           /* -E: messages and stdin lines take C escapes */
@@ -47,11 +61,12 @@ struct client {
 	const char *bad_line;  /* why that line could not be sent; nothing more is */
 	int in_stdin;          /* the current message source is stdin ("-") */
 	int stdin_eof;
+	int stdin_file;        /* stdin is what epoll cannot watch: always readable */
+	struct pl_io in;       /* stdin, watched by the loop */
+	struct pl_timer in_due; /* reads a stdin_file from the loop */
 	struct pl_buf line;    /* stdin bytes not yet a whole line */
-	struct pl_buf out;     /* framed requests not yet written */
-	struct pl_decoder dec;
+	struct pl_timer reply_due; /* -t for the oldest unanswered request */
 	unsigned long long sent, received;
-	long long deadline;    /* for the oldest unanswered request */
 };
 
 static noreturn void usage(void)
@@ -147,32 +162,101 @@ static int poll_ms(long long ms)
 	return ms < 0 ? -1 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-static int connect_to(struct client *c, const struct pl_addr *a, enum pl_family fam)
+/*
+ * The plain socket, watched: pl_conn closes for a reset without saying
+ * which way it failed, where the client's message names it ("read from",
+ * "write to"); and it hands out a last line without its newline at the
+ * server's EOF, which the client never took for a reply.
+ */
+static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 {
-	static struct pl_addr targets[MAX_TARGETS];
-	struct pl_connect_opts co = {
-		/* 0 is no limit for both; past INT_MAX ms the kernel gives up first */
-		.timeout_ms = poll_ms(c->timeout_ms), .stagger_ms = PL_CONNECT_STAGGER_MS,
-		.source = c->source, .nonblock = 1,
-		.on_attempt = on_attempt, .arg = c, .bind_failed = &c->bind_failed,
-	};
-	size_t n, failed;
-	int r = pl_addr_resolve(a, fam, targets, MAX_TARGETS, &n);
-	int fd;
+	struct tap *tp = (struct tap *)t;
+	ssize_t r = recv(fd, buf, n, 0);
+
+	if (r < 0) {
+		tp->write_failed = 0;
+		return -errno;
+	}
+	tp->eof |= r == 0;
+	return r;
+}
+
+static ssize_t tap_write(struct pl_transport *t, int fd, const void *buf, size_t n)
+{
+	struct tap *tp = (struct tap *)t;
+	ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+
+	if (r < 0) {
+		tp->write_failed = 1;
+		return -errno;
+	}
+	return r;
+}
+
+static int tap_shutdown(struct pl_transport *t, int fd)
+{
+	(void)t;
+	return shutdown(fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+static void tap_free(struct pl_transport *t) { (void)t; /* part of struct client */ }
+
+static const struct pl_transport_ops tap_ops = {
+	.name = "tap", .read = tap_read, .write = tap_write, .shutdown = tap_shutdown, .free = tap_free,
+};
+
+/* The race is lost: every address failed, or none could be tried. */
+static noreturn void connect_failed(const struct client *c, const struct pl_connect_report *r)
+{
+	if (r->failed == r->n && r->err == -EAFNOSUPPORT)
+		cli_die(1, "connect to %s: no address of the source address's family",
+			cli_addr_str(c->target));
+	if (r->failed == r->n)
+		cli_die(1, "connect to %s: %s", cli_addr_str(c->target), strerror(-r->err));
+	if (!c->verbose) /* else on_attempt said it */
+		warn_failed(c, &r->attempts[r->failed].addr, r->err);
+	exit(1);
+}
+
+/* Names the peer for messages and, with -v, says who is talking to whom. */
+static void connected(struct client *c, int fd)
+{
+	static char peer_text[PL_ADDR_TEXT_MAX];
+	struct pl_addr peer, local;
+
+	if (pl_addr_peer(fd, &peer) < 0)
+		peer = *c->target;
+	pl_addr_format(&peer, peer_text, sizeof(peer_text));
+	c->peer = peer_text;
+	if (c->verbose && pl_addr_local(fd, &local) == 0)
+		fprintf(stderr, "connected to %s from %s\n", c->peer, cli_addr_str(&local));
+}
+
+/* Resolves ADDRESS; the race options (the connect starts from the loop). */
+static struct pl_connect_opts connect_opts(struct client *c, enum pl_family fam)
+{
+	size_t n;
+	int r = pl_addr_resolve(c->target, fam, c->targets, MAX_TARGETS, &n);
 
 	if (r < 0)
-		cli_die(1, "resolve %s: %s", a->kind == PL_ADDR_NAME ? a->host : cli_addr_str(a),
+		cli_die(1, "resolve %s: %s",
+			c->target->kind == PL_ADDR_NAME ? c->target->host : cli_addr_str(c->target),
 			pl_addr_resolve_strerror(r));
-	fd = pl_connect(targets, n, &co, &failed);
-	if (fd < 0 && failed == n)
-		cli_die(1, "connect to %s: no address of the source address's family",
-			cli_addr_str(a));
-	if (fd < 0) {
-		if (!c->verbose)
-			warn_failed(c, &targets[failed], fd);
-		exit(1);
-	}
-	return fd;
+	c->ntargets = n;
+	return (struct pl_connect_opts){
+		/* 0 is no limit for both; past INT_MAX ms the kernel gives up first */
+		.timeout_ms = poll_ms(c->timeout_ms), .stagger_ms = PL_CONNECT_STAGGER_MS,
+		.source = c->source, .nonblock = 1, .on_attempt = on_attempt, .arg = c,
+		.bind_failed = &c->bind_failed,
+	};
+}
+
+/* Queues one request on the connection. */
+static void send_msg(struct client *c, const void *p, size_t len)
+{
+	/* only -ENOMEM, and on_close has said so and exited already */
+	if (pl_conn_send(c->conn, p, len) < 0)
+		cli_die(1, "out of memory");
 }
 
 /*
@@ -224,8 +308,8 @@ static int queue_line(struct client *c, const uint8_t *p, size_t len)
 		cli_die(1, "stdin line %llu: longer than --max-msg %u", c->lineno, c->max_msg);
 	if (!c->bad_line && c->proto == PL_PROTO_LINE && memchr(p, '\n', len))
 		c->bad_line = "a message cannot contain a newline with --proto line";
-	if (!c->bad_line && pl_frame_append(c->proto, &c->out, p, len) < 0)
-		cli_die(1, "out of memory");
+	if (!c->bad_line)
+		send_msg(c, p, len);
 	free(dec);
 	if (!c->bad_line)
 		return 1;
@@ -259,8 +343,7 @@ static int queue_next(struct client *c)
 			c->in_stdin = 1;
 			continue;
 		}
-		if (pl_frame_append(c->proto, &c->out, m->p, m->len) < 0)
-			cli_die(1, "out of memory");
+		send_msg(c, m->p, m->len);
 		return 1;
 	}
 }
@@ -270,15 +353,24 @@ static int more_to_send(const struct client *c)
 	return c->next < c->nmsgs || c->in_stdin;
 }
 
-static void fill(struct client *c, long long now)
+/* The oldest unanswered request has -t from now. */
+static void wait_reply(struct client *c)
 {
+	if (c->timeout_ms > 0 && pl_timer_start(c->loop, &c->reply_due, c->timeout_ms) < 0)
+		cli_die(1, "out of memory");
+}
+
+static void fill(struct client *c)
+{
+	size_t unsent;
+
 	/* raw has no framing, so the replies of two requests in flight would merge */
-	while (pl_buf_len(&c->out) < OUT_HIGH &&
-	       (c->proto != PL_PROTO_RAW || (c->sent == c->received && !pl_buf_len(&c->out)))) {
+	while ((unsent = pl_conn_unsent(c->conn)) < OUT_HIGH &&
+	       (c->proto != PL_PROTO_RAW || (c->sent == c->received && !unsent))) {
 		if (!queue_next(c))
 			break;
 		if (c->sent++ == c->received)
-			c->deadline = now + c->timeout_ms;
+			wait_reply(c);
 	}
 }
 
@@ -327,41 +419,60 @@ static void print_reply(const uint8_t *p, size_t n)
 		stdout_failed(errno);
 }
 
-static void read_replies(struct client *c, long long now)
+static void on_reply(struct pl_conn *conn, const uint8_t *msg, size_t len, void *arg)
 {
-	uint8_t buf[64 * 1024];
-	ssize_t n = read(c->fd, buf, sizeof(buf));
-	struct pl_frame f;
-	int r;
+	struct client *c = arg;
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	(void)conn;
+	if (c->tap.eof)
+		return; /* a last line without its newline (see tap_read) */
+	if (c->proto != PL_PROTO_RAW && c->received == c->sent)
+		cli_die(1, "%s: protocol error: a reply nobody asked for", c->peer);
+	print_reply(msg, len);
+	c->received++;
+	wait_reply(c);
+}
+
+static void on_reply_due(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct client *c = t->data;
+
+	(void)loop;
+	if (c->sent > c->received)
+		cli_die(1, "%s: no reply within %.3g s", c->peer, c->timeout_ms / 1000.0);
+}
+
+static void on_server_eof(struct pl_conn *conn, void *arg)
+{
+	struct client *c = arg;
+
+	(void)conn;
+	if (c->sent == c->received && !more_to_send(c))
+		return; /* all answered: tick ends the loop */
+	cli_die(1, "%s: connection closed by the server after %llu of %llu replies", c->peer,
+		c->received, c->sent + (more_to_send(c) ? 1 : 0));
+}
+
+static void on_conn_close(struct pl_conn *conn, enum pl_close_reason why, int err, void *arg)
+{
+	struct client *c = arg;
+
+	c->conn = NULL;
+	switch (why) {
+	case PL_CLOSE_SHUTDOWN: /* pl_client_free, once done */
+	case PL_CLOSE_APP:
 		return;
-	if (n < 0)
-		cli_die(1, "read from %s: %s", c->peer, strerror(errno));
-	if (n == 0) {
-		if (c->sent == c->received && !more_to_send(c))
-			return;
-		cli_die(1, "%s: connection closed by the server after %llu of %llu replies", c->peer,
-			c->received, c->sent + (more_to_send(c) ? 1 : 0));
-	}
-	if (c->proto == PL_PROTO_RAW) {
-		print_reply(buf, (size_t)n);
-		c->received++;
-		c->deadline = now + c->timeout_ms;
-		return;
-	}
-	if (pl_decoder_feed(&c->dec, buf, (size_t)n) < 0)
-		cli_die(1, "out of memory");
-	while ((r = pl_decoder_next(&c->dec, &f)) == 1) {
-		if (c->received == c->sent)
-			cli_die(1, "%s: protocol error: a reply nobody asked for", c->peer);
-		print_reply(f.msg, f.len);
-		c->received++;
-		c->deadline = now + c->timeout_ms;
-	}
-	if (r < 0)
+	case PL_CLOSE_OVERSIZE:
 		cli_die(1, "%s: reply of %llu bytes exceeds --max-msg %u", c->peer,
-			(unsigned long long)f.declared, c->max_msg);
+			(unsigned long long)pl_conn_close_size(conn), c->max_msg);
+	case PL_CLOSE_NOMEM:
+		cli_die(1, "out of memory");
+	case PL_CLOSE_RESET:
+		cli_die(1, "%s %s: %s", c->tap.write_failed ? "write to" : "read from", c->peer,
+			strerror(-err));
+	default: /* no other timeout or limit is set */
+		cli_die(1, "%s: closed (%s)", c->peer, pl_close_reason_name(why));
+	}
 }
 
 static void read_stdin(struct client *c)
@@ -383,52 +494,91 @@ static void read_stdin(struct client *c)
 		cli_die(1, "stdin line %llu: longer than --max-msg %u", c->lineno + 1, c->max_msg);
 }
 
-static void write_requests(struct client *c)
+static void on_stdin(struct pl_loop *loop, struct pl_io *io, unsigned events)
 {
-	ssize_t n = send(c->fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
-
-	if (n < 0 && errno != EAGAIN && errno != EINTR)
-		cli_die(1, "write to %s: %s", c->peer, strerror(errno));
-	if (n > 0)
-		pl_buf_consume(&c->out, (size_t)n);
+	(void)loop;
+	(void)events;
+	read_stdin(io->data);
 }
 
-static void run(struct client *c)
+static void on_stdin_due(struct pl_loop *loop, struct pl_timer *t)
 {
-	for (;;) {
-		long long now = pl_io_now_ms();
-		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = -1 } };
-		int want_stdin, timeout, r;
+	(void)loop;
+	read_stdin(t->data);
+}
 
-		fill(c, now);
-		if (!more_to_send(c) && !pl_buf_len(&c->out) && c->sent == c->received)
-			return;
-		if (pl_buf_len(&c->out))
-			p[0].events |= POLLOUT;
-		want_stdin = c->in_stdin && !c->stdin_eof && pl_buf_len(&c->out) < OUT_HIGH;
-		if (want_stdin)
-			p[1] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
-		timeout = -1;
-		if (c->sent > c->received && c->timeout_ms > 0) {
-			long long left = c->deadline - now;
-			if (left <= 0)
-				cli_die(1, "%s: no reply within %.3g s", c->peer, c->timeout_ms / 1000.0);
-			timeout = poll_ms(left);
-		}
-		flush_stdout();
-		r = poll(p, 2, timeout);
-		if (r < 0 && errno != EINTR)
-			cli_die(1, "poll: %s", strerror(errno));
-		if (r <= 0)
-			continue;
-		now = pl_io_now_ms();
-		if (p[0].revents & POLLOUT)
-			write_requests(c);
-		if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
-			read_replies(c, now);
-		if (p[1].revents)
-			read_stdin(c);
+/*
+ * Reads stdin while want.  epoll refuses what is always readable (a
+ * regular file, /dev/null: EPERM), where poll said so at once: such a
+ * stdin is read from a timer due at once instead.
+ */
+static void watch_stdin(struct client *c, int want)
+{
+	int r = c->stdin_file ? -EPERM : pl_io_start(c->loop, &c->in, want ? PL_READ : 0);
+
+	if (r == -EPERM) {
+		c->stdin_file = 1;
+		r = !want ? (pl_timer_stop(c->loop, &c->in_due), 0)
+		    : pl_timer_active(&c->in_due) ? 0 : pl_timer_start(c->loop, &c->in_due, 0);
 	}
+	if (r < 0)
+		cli_die(1, "read from stdin: %s", strerror(-r));
+}
+
+/*
+ * After every turn of the loop: what the old poll loop did at its top.
+ * Queues what may go, ends once everything is answered, and lets replies
+ * out of stdio before the loop waits again.
+ */
+static void tick(struct pl_loop *loop, void *arg)
+{
+	struct client *c = arg;
+
+	if (!c->conn)
+		return; /* still connecting */
+	fill(c);
+	if (!more_to_send(c) && !pl_conn_unsent(c->conn) && c->sent == c->received) {
+		pl_loop_stop(loop);
+		return;
+	}
+	watch_stdin(c, c->in_stdin && !c->stdin_eof && pl_conn_unsent(c->conn) < OUT_HIGH);
+	flush_stdout();
+}
+
+static void on_connect(struct pl_conn *conn, const struct pl_connect_report *r, void *arg)
+{
+	struct client *c = arg;
+
+	if (!conn)
+		connect_failed(c, r);
+	pl_conn_set_transport(conn, &c->tap.t); /* cannot fail: no byte moved yet */
+	connected(c, pl_conn_fd(conn));
+	c->conn = conn;
+}
+
+/* Framed requests and replies over a pl_conn, stdin lines from the same loop. */
+static void run(struct client *c, const struct pl_connect_opts *co)
+{
+	struct pl_conn_config cfg = {
+		.proto = c->proto,
+		/* raw: what one read returns is one reply, whatever --max-msg says */
+		.max_msg = c->proto == PL_PROTO_RAW ? UINT32_MAX : c->max_msg,
+		.out_cap = SIZE_MAX, /* replies are read however far requests are behind */
+		.on_request = on_reply, .on_eof = on_server_eof, .on_close = on_conn_close, .arg = c,
+	};
+	struct pl_client *cl;
+	int r;
+
+	c->tap.t.ops = &tap_ops;
+	pl_io_init(&c->in, STDIN_FILENO, on_stdin, c);
+	pl_timer_init(&c->in_due, on_stdin_due, c);
+	pl_timer_init(&c->reply_due, on_reply_due, c);
+	if ((r = pl_client_new(c->loop, &cfg, &cl)) < 0 ||
+	    (r = pl_client_connect(cl, c->targets, c->ntargets, co, on_connect, c, NULL)) < 0 ||
+	    (r = pl_loop_add_post(c->loop, tick, c)) < 0 || (r = pl_loop_run(c->loop)) < 0)
+		cli_die(1, "event loop: %s", strerror(-r));
+	pl_io_stop(c->loop, &c->in);
+	pl_client_free(cl);
 }
 
 /* ---- --stream: bytes both ways, like nc ---- */
@@ -610,6 +760,39 @@ static void stream(struct client *c)
 	pl_buf_free(&down.buf);
 }
 
+static void on_stream_connect(int fd, const struct pl_connect_report *r, void *arg)
+{
+	struct client *c = arg;
+
+	if (fd < 0)
+		connect_failed(c, r);
+	c->fd = fd;
+	connected(c, fd);
+	pl_loop_stop(c->loop);
+}
+
+/* Connects (the race runs on the loop) and does what the options ask. */
+static void talk(struct client *c, const struct pl_addr *addr, enum pl_family fam)
+{
+	struct pl_connect_opts co;
+	int r;
+
+	c->target = addr;
+	co = connect_opts(c, fam);
+	if ((r = pl_loop_new(&c->loop)) < 0)
+		cli_die(1, "event loop: %s", strerror(-r));
+	if (!c->stream) {
+		run(c, &co);
+	} else if ((r = pl_connect_start(c->loop, c->targets, c->ntargets, &co, on_stream_connect, c,
+					 NULL)) < 0 || (r = pl_loop_run(c->loop)) < 0) {
+		cli_die(1, "event loop: %s", strerror(-r));
+	} else {
+		stream(c);
+		close(c->fd);
+	}
+	pl_loop_free(c->loop);
+}
+
 /* The MESSAGE arguments, decoded with -E; "-" stands for stdin. */
 static void parse_messages(struct client *c, char **args, int n)
 {
@@ -657,7 +840,7 @@ int main(int argc, char **argv)
 	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT,
 			    .timeout_ms = 10000, .idle_ms = -1, .quit_ms = -1 };
 	enum pl_family fam = PL_FAMILY_ANY;
-	struct pl_addr addr, src, local;
+	struct pl_addr addr, src;
 	const char *src_text = NULL;
 	int ch, stream_opts = 0;
 
@@ -704,26 +887,7 @@ int main(int argc, char **argv)
 		resolve_source(&src, fam);
 		c.source = &src;
 	}
-	pl_decoder_init(&c.dec, c.proto, c.max_msg);
-
-	c.fd = connect_to(&c, &addr, fam);
-	{
-		static char peer_text[PL_ADDR_TEXT_MAX];
-		struct pl_addr peer;
-		if (pl_addr_peer(c.fd, &peer) < 0)
-			peer = addr;
-		pl_addr_format(&peer, peer_text, sizeof(peer_text));
-		c.peer = peer_text;
-		if (c.verbose && pl_addr_local(c.fd, &local) == 0)
-			fprintf(stderr, "connected to %s from %s\n", c.peer, cli_addr_str(&local));
-	}
-	if (c.stream)
-		stream(&c);
-	else
-		run(&c);
-	close(c.fd);
-	pl_decoder_free(&c.dec);
-	pl_buf_free(&c.out);
+	talk(&c, &addr, fam);
 	pl_buf_free(&c.line);
 	free_messages(&c);
 	flush_stdout();

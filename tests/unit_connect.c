@@ -1,4 +1,5 @@
-/* unit_connect.c - pl_connect: ordering, timeouts and the Happy Eyeballs race. */
+/* unit_connect.c - pl_connect: ordering, timeouts and the Happy Eyeballs race;
+ * pl_client's connections. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -150,9 +151,132 @@ static void test_connect_reports_bind_failure(void)
 	close(fd);
 }
 
+struct eof_ctx {
+	int lfd, told, requests;
+	enum pl_close_reason why;
+};
+
+static void count_request(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)c, (void)msg, (void)len;
+	((struct eof_ctx *)arg)->requests++;
+}
+
+static void told_eof(struct pl_conn *c, void *arg)
+{
+	((struct eof_ctx *)arg)->told = 1;
+	pl_loop_stop(pl_conn_loop(c));
+}
+
+static void closed_early(struct pl_conn *c, enum pl_close_reason why, int err, void *arg)
+{
+	(void)err;
+	((struct eof_ctx *)arg)->why = why;
+	pl_loop_stop(pl_conn_loop(c));
+}
+
+static void stop_loop(struct pl_loop *loop, struct pl_timer *t)
+{
+	(void)t;
+	pl_loop_stop(loop);
+}
+
+/* The peer sends part of a message, then ends its direction. */
+static void stop_mid_message(struct pl_conn *c, const struct pl_connect_report *r, void *arg)
+{
+	static const uint8_t part[] = { 5, 0, 0, 0, 'a', 'b' }; /* 2 bytes of 5 */
+	struct eof_ctx *x = arg;
+	int fd = accept(x->lfd, NULL, NULL);
+
+	(void)r;
+	CHECK(c != NULL && fd >= 0);
+	CHECK(write(fd, part, sizeof(part)) == sizeof(part));
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+static void test_client_eof_told_with_partial_message_left(void)
+{
+	struct eof_ctx x = { .why = PL_CLOSE_REASONS };
+	struct pl_conn_config cfg = { .on_request = count_request, .on_eof = told_eof,
+				      .on_close = closed_early, .arg = &x };
+	struct pl_addr target;
+	struct pl_loop *loop;
+	struct pl_client *cl;
+	struct pl_connect_opts o = { .timeout_ms = 2000 };
+	struct pl_timer guard;
+
+	x.lfd = live(&target);
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_client_new(loop, &cfg, &cl) == 0);
+	CHECK(pl_client_connect(cl, &target, 1, &o, stop_mid_message, &x, NULL) == 0);
+	/* in case on_eof never comes: the loop would wait for ever */
+	pl_timer_init(&guard, stop_loop, NULL);
+	CHECK(pl_timer_start(loop, &guard, 2000) == 0);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK_EQ_INT(x.told, 1);
+	CHECK_EQ_INT(x.requests, 0);
+	CHECK_EQ_INT(x.why, PL_CLOSE_REASONS); /* not closed: the app decides */
+	pl_timer_stop(loop, &guard);
+	pl_client_free(cl);
+	pl_loop_free(loop);
+	close(x.lfd);
+}
+
+struct size_ctx {
+	int lfd;
+	uint64_t size;
+	enum pl_close_reason why;
+};
+
+static void note_size(struct pl_conn *c, enum pl_close_reason why, int err, void *arg)
+{
+	struct size_ctx *x = arg;
+
+	(void)err;
+	x->why = why;
+	x->size = pl_conn_close_size(c);
+	pl_loop_stop(pl_conn_loop(c));
+}
+
+/* The peer declares a message of 100 bytes. */
+static void declare_100(struct pl_conn *c, const struct pl_connect_report *r, void *arg)
+{
+	static const uint8_t head[] = { 100, 0, 0, 0 };
+	struct size_ctx *x = arg;
+	int fd = accept(x->lfd, NULL, NULL);
+
+	(void)r;
+	CHECK(c != NULL && fd >= 0);
+	CHECK(write(fd, head, sizeof(head)) == sizeof(head));
+	close(fd);
+}
+
+static void test_client_close_tells_oversize_size(void)
+{
+	struct size_ctx x = { .why = PL_CLOSE_REASONS };
+	struct pl_conn_config cfg = { .max_msg = 10, .on_request = count_request,
+				      .on_close = note_size, .arg = &x };
+	struct pl_addr target;
+	struct pl_loop *loop;
+	struct pl_client *cl;
+
+	x.lfd = live(&target);
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_client_new(loop, &cfg, &cl) == 0);
+	CHECK(pl_client_connect(cl, &target, 1, NULL, declare_100, &x, NULL) == 0);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK_EQ_INT(x.why, PL_CLOSE_OVERSIZE);
+	CHECK_EQ_INT(x.size, 100);
+	pl_client_free(cl);
+	pl_loop_free(loop);
+	close(x.lfd);
+}
+
 static const struct unit_test tests[] = {
 	T(test_connect_race_skips_unanswering_first_address),
 	T(test_connect_sequential_waits_for_timeout), T(test_connect_failure_starts_next_at_once),
 	T(test_connect_all_fail_reports_last), T(test_connect_reports_bind_failure),
+	T(test_client_eof_told_with_partial_message_left), T(test_client_close_tells_oversize_size),
 };
 UNIT_MAIN(tests)

@@ -50,6 +50,13 @@ enum pl_close_reason {
 const char *pl_close_reason_name(enum pl_close_reason r);
 
 /*
+ * In on_close for PL_CLOSE_OVERSIZE: the size the message declared (a
+ * len header, or the bytes of a line so far), as a server's PL_EV_CLOSE
+ * event has it in size; 0 for other reasons.
+ */
+uint64_t pl_conn_close_size(const struct pl_conn *c);
+
+/*
  * Called for each whole message.  msg is valid only during the call.
  * Answer with pl_conn_send (any number of times, or none, now or later).
  */

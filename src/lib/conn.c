@@ -76,6 +76,7 @@ const struct pl_addr *pl_conn_peer(const struct pl_conn *c)
 }
 
 int pl_conn_fd(const struct pl_conn *c) { return c->io.fd; }
+uint64_t pl_conn_close_size(const struct pl_conn *c) { return c->close_size; }
 struct pl_loop *pl_conn_loop(const struct pl_conn *c) { return c->x->loop; }
 void pl_conn_set_data(struct pl_conn *c, void *data) { c->data = data; }
 void *pl_conn_data(const struct pl_conn *c) { return c->data; }
@@ -166,6 +167,7 @@ void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t s
 		c->next->prev = c->prev;
 	x->open--;
 	charge(c); /* gives its share of the budget back */
+	c->close_size = size; /* on_close has no argument for it */
 	x->owner->closed(x, c, why, err, size);
 	close(c->io.fd);
 	/* freed after the iteration: events for it may still be in this batch */
@@ -501,12 +503,24 @@ static int at_eof(struct pl_conn *c)
 	return 0;
 }
 
-/* Tells the application once every message before the end is handed out. */
+/* No whole message is left in `in`: at most the first bytes of one, whose
+ * rest can never come after the end (a peer that stopped mid-message). */
+static int nothing_whole(const struct pl_conn *c)
+{
+	struct pl_frame f;
+
+	return pl_frame_parse(c->x->cfg.proto, pl_buf_head(&c->in), pl_buf_len(&c->in),
+			      c->x->cfg.max_msg, &f) == 0;
+}
+
+/* Tells the application once every message before the end is handed out.
+ * A partial one left over must not hold the news back: nothing would come
+ * to complete it, and the connection would wait for ever. */
 static void tell_eof(struct pl_conn *c)
 {
 	const struct pl_conn_config *cfg = &c->x->cfg;
 
-	if (cfg->on_eof && c->eof && !c->told && !c->closing && !pl_buf_len(&c->in)) {
+	if (cfg->on_eof && c->eof && !c->told && !c->closing && nothing_whole(c)) {
 		c->told = 1;
 		cfg->on_eof(c, cfg->arg);
 	}

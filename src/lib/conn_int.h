@@ -54,6 +54,7 @@ struct pl_conn {
 	void *data;                  /* the application's */
 	struct pl_transport *tp;     /* NULL: the plain socket */
 	uint32_t scanned;            /* leading bytes of `in` searched for a line end */
+	uint64_t close_size;         /* conn_close's size, for pl_conn_close_size */
 	unsigned eof : 1, told : 1, closing : 1, paused : 1, shut : 1, shut_done : 1, over : 1;
 	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
 };
