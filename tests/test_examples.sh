@@ -132,3 +132,46 @@ test_ex_proxy_is_short() {
 	n=$(wc -l <"$TOP/examples/proxy.c")
 	[ "$n" -le 150 ] || fail "proxy.c has $n lines"
 }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# Ten requests in one go come back in order, none before its 50 ms.
+test_ex_delayed_pipelined_in_order() {
+	local t0 out want
+	start_example delayed-reply 127.0.0.1:0
+	t0=$(now_ms)
+	out=$(rawpeer "$EX_ADDR" m:r0 m:r1 m:r2 m:r3 m:r4 m:r5 m:r6 m:r7 m:r8 m:r9 r:10)
+	local took=$(($(now_ms) - t0))
+	want=$(for i in $(seq 0 9); do echo "reply: r$i"; done)
+	expect_eq "$out" "$want" "replies"
+	[ "$took" -ge 50 ] || fail "ten replies in $took ms: not delayed"
+	stop_example
+}
+
+# A client that half-closes after its requests still gets every reply, then
+# the server's end of stream.
+test_ex_delayed_half_close_gets_replies() {
+	start_example delayed-reply 127.0.0.1:0
+	expect_eq "$(rawpeer "$EX_ADDR" m:a m:b m:c shut r:3 eof)" $'reply: a\nreply: b\nreply: c\neof'
+	expect_eq "$(rawpeer "$EX_ADDR" shut eof)" "eof" "nothing asked, nothing owed"
+	stop_example
+}
+
+# Clients gone before their replies are due (closed or reset): their timers
+# are stopped with them, the server goes on.
+test_ex_delayed_client_closes_early() {
+	start_example delayed-reply 127.0.0.1:0
+	for i in $(seq 1 20); do
+		rawpeer "$EX_ADDR" M:5:gone >/dev/null
+		rawpeer "$EX_ADDR" m:reset rst >/dev/null
+	done
+	sleep 0.2 # past every reply's due time
+	expect_eq "$(rawpeer "$EX_ADDR" m:still r:1)" "reply: still" "a client after them"
+	kill -0 "$EX_PID" || fail "delayed-reply died"
+	stop_example
+}
+
+test_ex_delayed_usage() {
+	"$EXAMPLES/delayed-reply" a b 2>/dev/null
+	expect_eq "$?" 2 "two addresses"
+}
