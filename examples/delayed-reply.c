@@ -111,6 +111,7 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 static void on_stop(struct pl_loop *loop, int signo, void *server)
 {
 	(void)loop, (void)signo;
+	/* the drain sees the library's buffers only: replies still owed here are lost */
 	pl_server_shutdown(server);
 }
 

@@ -107,7 +107,7 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 static void on_stop(struct pl_loop *loop, int signo, void *server)
 {
 	(void)loop, (void)signo;
-	pl_server_shutdown(server); /* no more clients; the loop returns once drained */
+	pl_server_shutdown(server); /* a pair closes once quiet: a stream may be cut */
 }
 
 int main(int argc, char **argv)

@@ -175,3 +175,11 @@ test_ex_delayed_usage() {
 	"$EXAMPLES/delayed-reply" a b 2>/dev/null
 	expect_eq "$?" 2 "two addresses"
 }
+
+# More requests at once than it queues per client (1024): it stops reading
+# that client, resumes as replies leave, and still answers all, in order.
+test_ex_delayed_past_its_queue_limit() {
+	start_example delayed-reply 127.0.0.1:0
+	expect_eq "$(rawpeer "$EX_ADDR" M:3000:many shut rc:3000:many eof)" $'rc ok 3000\neof'
+	stop_example
+}
