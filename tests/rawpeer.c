@@ -34,6 +34,12 @@
  *   fill:N:C       write N bytes of the character C
  *   drip:N:US:C    write C one byte at a time, N times, US microseconds apart
  *   rall           read until the peer closes; prints "rall BYTES LINES"
+ *   xfer:N:SEED[:US]  full duplex: write N bytes of the stream SEED names while
+ *                  reading (sleeping US microseconds after each read: a slow
+ *                  reader), shut the write side after the last byte, read until
+ *                  EOF; prints "xfer sent N SUM got M SUM" (FNV-1a, 16 hex digits)
+ *   echo:N:SIZE    N connections at once each write SIZE raw bytes of their own,
+ *                  then read SIZE back; prints "echo K of N ok" (K got their own)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -220,6 +226,104 @@ static void flood(int n, long ms, size_t size)
 	free(p), free(last), free(body), free(off);
 }
 
+/* The bytes xfer and echo write: a stream SEED names, so each end can tell. */
+static uint8_t gen_byte(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint8_t)(*x >> 56);
+}
+
+static void fnv(uint64_t *h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		*h = (*h ^ p[i]) * 1099511628211ull;
+}
+
+/* Writes and reads at once (a peer that did one, then the other, would
+ * deadlock with an echo: both sides' buffers full). */
+static void xfer(int fd, long total, uint64_t seed, long us)
+{
+	static uint8_t out[1 << 16], in[1 << 16];
+	uint64_t x = seed, hs = 14695981039346656037ull, hr = hs;
+	long sent = 0, got = 0;
+	size_t have = 0, off = 0;
+	int shut = 0, eof = 0;
+
+	pl_sock_nonblock(fd, 1);
+	if (total == 0 && shutdown(fd, SHUT_WR) == 0)
+		shut = 1;
+	while (!eof || !shut) {
+		struct pollfd p = { fd, (short)((eof ? 0 : POLLIN) | (shut ? 0 : POLLOUT)), 0 };
+		int r = poll(&p, 1, timeout_ms);
+		if (r == 0) {
+			printf("xfer timeout: sent %ld got %ld\n", sent, got);
+			exit(1);
+		}
+		if (r < 0 && errno != EINTR)
+			die("poll", -errno);
+		if (r < 0)
+			continue;
+		if (p.revents & POLLOUT && !shut) {
+			if (off == have) {
+				have = (size_t)(total - sent) < sizeof(out) ? (size_t)(total - sent) : sizeof(out);
+				for (size_t i = 0; i < have; i++)
+					out[i] = gen_byte(&x);
+				fnv(&hs, out, have);
+				off = 0;
+			}
+			ssize_t w = send(fd, out + off, have - off, MSG_NOSIGNAL);
+			if (w < 0 && errno != EAGAIN)
+				die("xfer write", -errno);
+			if (w > 0 && (off += (size_t)w, sent += w) == total) {
+				shutdown(fd, SHUT_WR);
+				shut = 1;
+			}
+		}
+		if (!eof && p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(fd, in, sizeof(in), 0);
+			if (n < 0 && errno != EAGAIN)
+				die("xfer read", -errno);
+			eof = n == 0;
+			if (n > 0) {
+				fnv(&hr, in, (size_t)n);
+				got += n;
+				if (us)
+					nanosleep(&(struct timespec){ us / 1000000, us % 1000000 * 1000 }, NULL);
+			}
+		}
+	}
+	printf("xfer sent %ld %016llx got %ld %016llx\n", sent, (unsigned long long)hs, got,
+	       (unsigned long long)hr);
+}
+
+/* n clients at once, each with bytes of its own: a mix-up between them shows. */
+static void echo_own(int n, size_t size)
+{
+	int *fds = calloc((size_t)n, sizeof(int)), ok = 0;
+	uint8_t *mine = malloc(size ? size : 1), *back = malloc(size ? size : 1);
+
+	if (!fds || !mine || !back)
+		die("echo", -ENOMEM);
+	for (int i = 0; i < n; i++)
+		fds[i] = connect_target();
+	for (int i = 0; i < n; i++) {
+		uint64_t x = (uint64_t)i + 1;
+		for (size_t j = 0; j < size; j++)
+			mine[j] = gen_byte(&x);
+		put(fds[i], mine, size);
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t x = (uint64_t)i + 1;
+		for (size_t j = 0; j < size; j++)
+			mine[j] = gen_byte(&x);
+		ok += pl_io_read_full(fds[i], back, size, timeout_ms) == (ssize_t)size &&
+		      memcmp(mine, back, size) == 0;
+		close(fds[i]);
+	}
+	printf("echo %d of %d ok\n", ok, n);
+	free(fds), free(mine), free(back);
+}
+
 static void run(int fd, const char *cmd)
 {
 	static uint8_t tmp[1 << 16];
@@ -371,6 +475,14 @@ static void run(int fd, const char *cmd)
 			put(fd, rest + 1, 1);
 			nanosleep(&(struct timespec){ a2 / 1000000, a2 % 1000000 * 1000 }, NULL);
 		}
+	} else if (sscanf(cmd, "xfer:%ld:%ld", &a1, &a2) == 2) {
+		long us = 0;
+		rest = strchr(strchr(cmd + 5, ':') + 1, ':');
+		if (rest)
+			us = atol(rest + 1);
+		xfer(fd, a1, (uint64_t)a2, us);
+	} else if (sscanf(cmd, "echo:%ld:%ld", &a1, &a2) == 2) {
+		echo_own((int)a1, (size_t)a2);
 	} else {
 		fprintf(stderr, "rawpeer: unknown command '%s'\n", cmd);
 		exit(2);
@@ -464,8 +576,8 @@ int main(int argc, char **argv)
 	} else {
 		/* multi and flood make their own connections */
 		const char *first = argv[i < argc ? i : 0];
-		fd = strncmp(first, "multi:", 6) == 0 || strncmp(first, "flood:", 6) == 0 ? -1
-											 : connect_target();
+		fd = strncmp(first, "multi:", 6) == 0 || strncmp(first, "flood:", 6) == 0 ||
+		     strncmp(first, "echo:", 5) == 0 ? -1 : connect_target();
 	}
 	for (; i < argc; i++)
 		run(fd, argv[i]);

@@ -126,8 +126,69 @@ static void test_server_rejects_missing_callback(void)
 	pl_loop_free(loop);
 }
 
+struct drain_ctx {
+	struct pl_timer guard;
+	int drains, sent;
+};
+
+static void send_on_open(const struct pl_server_event *ev, void *arg)
+{
+	struct drain_ctx *d = arg;
+	static const char big[4000];
+
+	/* outside c's own callbacks, the way a proxy feeds the other side */
+	if (ev->type == PL_EV_OPEN)
+		d->sent = pl_conn_send(ev->conn, big, sizeof(big));
+}
+
+static void drained(struct pl_conn *c, void *arg)
+{
+	struct drain_ctx *d = arg;
+
+	d->drains++;
+	pl_loop_stop(pl_conn_loop(c));
+}
+
+static void give_up(struct pl_loop *loop, struct pl_timer *t)
+{
+	(void)t;
+	pl_loop_stop(loop);
+}
+
+/* Output sent past out_cap from outside the connection's callbacks, all of
+ * which the socket then takes in one write: on_drain still follows (it used
+ * to be armed only when a write left output over the cap, so a proxy that
+ * paused the other side waited for ever). */
+static void test_server_drain_after_send_past_cap(void)
+{
+	struct drain_ctx d = { 0 };
+	struct pl_server_config cfg = { .on_request = answer, .on_event = send_on_open,
+					.on_drain = drained, .out_cap = 1000, .arg = &d };
+	struct pl_loop *loop;
+	struct pl_server *srv;
+	struct pl_addr a, bound;
+	int lfd, cfd;
+
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_server_new(loop, &cfg, &srv) == 0);
+	CHECK(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	CHECK((lfd = pl_listen(&a, NULL)) >= 0);
+	CHECK(pl_addr_local(lfd, &bound) == 0);
+	CHECK(pl_server_listen_fd(srv, lfd) == 0);
+	CHECK((cfd = pl_connect(&bound, 1, NULL, NULL)) >= 0);
+	pl_timer_init(&d.guard, give_up, NULL);
+	CHECK(pl_timer_start(loop, &d.guard, 5000) == 0);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK_EQ_INT(d.sent, 0);
+	CHECK_EQ_INT(d.drains, 1);
+	pl_timer_stop(loop, &d.guard);
+	close(cfd);
+	pl_server_free(srv);
+	pl_loop_free(loop);
+}
+
 static const struct unit_test tests[] = {
 	T(test_server_close_from_own_callback), T(test_server_clients_get_nodelay),
-	T(test_server_rejects_missing_callback),
+	T(test_server_rejects_missing_callback), T(test_server_drain_after_send_past_cap),
 };
 UNIT_MAIN(tests)

@@ -11,7 +11,8 @@ make -s all || exit 1
 vg=build-valgrind
 rm -rf "$vg"
 mkdir -p "$vg/tests" "$vg/examples"
-for p in parley-server parley-client; do
+# the examples too: they are the library's other users (test_examples.sh)
+for p in parley-server parley-client $(cd build && ls examples/*); do
 	cat >"$vg/$p" <<W
 #!/bin/sh
 exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
@@ -21,7 +22,6 @@ W
 done
 ln -s "$PWD/build/parley-bench" "$vg/parley-bench"
 for f in build/tests/*; do ln -s "$PWD/$f" "$vg/tests/"; done
-for f in build/examples/*; do ln -s "$PWD/$f" "$vg/examples/"; done
 rm -f "$vg"/tests/unit_* # unit tests run natively in make test / make asan
 # left out: timing (CPU ticks, deadlines), RSS bounds (valgrind's own memory
 # counts), LD_PRELOAD fault shims (valgrind has its own preloads), and

@@ -277,6 +277,11 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 	}
 	if (b == &c->out && was_empty)
 		output_waits(c);
+	/* past the cap by sending (a proxy feeding c from another connection's
+	 * callback): on_drain must follow even when the next write takes it
+	 * all, or whoever paused on pl_conn_unsent would wait for ever */
+	if (unsent(c) > x->cfg.out_cap)
+		c->over = 1;
 	if (b == &c->out && x->current != c) {
 		update_interest(c);
 		charge(c);
