@@ -76,7 +76,7 @@ const struct pl_addr *pl_conn_peer(const struct pl_conn *c)
 }
 
 int pl_conn_fd(const struct pl_conn *c) { return c->io.fd; }
-uint64_t pl_conn_close_size(const struct pl_conn *c) { return c->close_size; }
+uint64_t pl_conn_close_size(const struct pl_conn *c) { return c->x->close_size; }
 struct pl_loop *pl_conn_loop(const struct pl_conn *c) { return c->x->loop; }
 void pl_conn_set_data(struct pl_conn *c, void *data) { c->data = data; }
 void *pl_conn_data(const struct pl_conn *c) { return c->data; }
@@ -167,7 +167,7 @@ void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t s
 		c->next->prev = c->prev;
 	x->open--;
 	charge(c); /* gives its share of the budget back */
-	c->close_size = size; /* on_close has no argument for it */
+	x->close_size = size; /* on_close has no argument for it */
 	x->owner->closed(x, c, why, err, size);
 	close(c->io.fd);
 	/* freed after the iteration: events for it may still be in this batch */

@@ -34,6 +34,9 @@ struct conn_ctx {
 	unsigned open;
 	int draining;                /* close each connection once it is quiet */
 	struct pl_addr peer_text;    /* what pl_conn_peer returns */
+	/* the size of the close being reported (pl_conn_close_size): kept here,
+	 * not per connection, where 8 bytes would cost every idle client 16 */
+	uint64_t close_size;
 };
 
 struct pl_conn {
@@ -54,7 +57,6 @@ struct pl_conn {
 	void *data;                  /* the application's */
 	struct pl_transport *tp;     /* NULL: the plain socket */
 	uint32_t scanned;            /* leading bytes of `in` searched for a line end */
-	uint64_t close_size;         /* conn_close's size, for pl_conn_close_size */
 	unsigned eof : 1, told : 1, closing : 1, paused : 1, shut : 1, shut_done : 1, over : 1;
 	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
 };
