@@ -37,11 +37,12 @@ static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 	while ((p = cl->head) && p->due <= pl_loop_now(loop)) {
 		if (!(cl->head = p->next))
 			cl->tail = &cl->head;
-		cl->n--;
 		r = pl_conn_send(cl->conn, p->msg, p->len);
 		free(p);
 		if (r < 0)
 			return; /* closing: its close event has freed cl */
+		if (--cl->n == 0)
+			pl_conn_release(cl->conn); /* a graceful stop may close it now */
 	}
 	if (cl->head)
 		pl_timer_start(loop, t, cl->head->due - pl_loop_now(loop));
@@ -66,6 +67,8 @@ static void on_request(struct pl_conn *c, const uint8_t *msg, size_t len, void *
 	memcpy(p->msg, msg, len);
 	*cl->tail = p;
 	cl->tail = &p->next;
+	if (cl->n == 0)
+		pl_conn_hold(c); /* a graceful stop waits for what we owe */
 	if (++cl->n == MAX_PENDING)
 		pl_conn_pause(c); /* memory per client stays bounded */
 	if (!pl_timer_active(&cl->timer))

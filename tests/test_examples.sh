@@ -171,6 +171,17 @@ test_ex_delayed_client_closes_early() {
 	stop_example
 }
 
+# SIGTERM while replies are owed (pl_conn_hold): the graceful stop waits
+# for them, then closes the client and exits 0.
+test_ex_delayed_sigterm_waits_for_owed_replies() {
+	start_example delayed-reply 127.0.0.1:0
+	# the peer signals right after its requests: well inside the 50 ms
+	expect_eq "$(rawpeer -t 5000 "$EX_ADDR" m:x m:y m:z kill:"$EX_PID":15 r:3 eof 2>&1)" \
+		$'reply: x\nreply: y\nreply: z\neof' "owed replies, then eof"
+	wait "$EX_PID"
+	expect_eq "$?" 0 "exit status after SIGTERM"
+}
+
 test_ex_delayed_usage() {
 	"$EXAMPLES/delayed-reply" a b 2>/dev/null
 	expect_eq "$?" 2 "two addresses"

@@ -122,6 +122,17 @@ int pl_conn_shutdown(struct pl_conn *c);
 void pl_conn_pause(struct pl_conn *c);
 void pl_conn_resume(struct pl_conn *c);
 
+/*
+ * The application owes c an answer it will send later (from a timer,
+ * another connection, a thread's result): while c is held, a graceful
+ * drain (pl_server_shutdown) waits for it as for output already queued,
+ * until the drain timeout.  Holds count, up to 2^24 - 1 (more: -EOVERFLOW);
+ * pl_conn_release drops one, after the answer was sent.  Both are no-ops
+ * on a closing connection.
+ */
+int pl_conn_hold(struct pl_conn *c);
+void pl_conn_release(struct pl_conn *c);
+
 /* Bytes queued on c and not yet written to the socket. */
 size_t pl_conn_unsent(const struct pl_conn *c);
 

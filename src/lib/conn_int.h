@@ -58,6 +58,7 @@ struct pl_conn {
 	struct pl_transport *tp;     /* NULL: the plain socket */
 	uint32_t scanned;            /* leading bytes of `in` searched for a line end */
 	unsigned eof : 1, told : 1, closing : 1, paused : 1, shut : 1, shut_done : 1, over : 1;
+	unsigned held : 24;          /* pl_conn_hold's count: replies the application owes */
 	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
 };
 
