@@ -225,8 +225,8 @@ static void test_client_connect_timeout(void)
 	struct pl_addr hole;
 	int fill[4], lfd;
 
-	MUST(cx_start(0) == 0);
 	MUST((lfd = net_black_hole(&hole, fill)) >= 0);
+	MUST(cx_start(0) == 0);
 	C.stop_on_connect = 1;
 	MUST(pl_client_connect(C.cl, &hole, 1, &o, on_connect, &C, NULL) == 0);
 	CHECK_EQ_INT(pl_loop_run(C.loop), 0);
@@ -247,8 +247,8 @@ static void test_client_connect_race(void)
 	struct pl_addr addrs[2];
 	int fill[4], lfd;
 
-	MUST(cx_start(1) == 0);
 	MUST((lfd = net_black_hole(&addrs[0], fill)) >= 0);
+	MUST(cx_start(1) == 0);
 	addrs[1] = C.srv_addr;
 	C.stop_on_connect = 1;
 	MUST(pl_client_connect(C.cl, addrs, 2, &o, on_connect, &C, NULL) == 0);
@@ -286,11 +286,12 @@ static void test_client_cancel_before_callback(void)
 	struct pl_timer t;
 	int fill[4], lfd;
 
+	/* first: it takes a while, and the loop's clock starts with the loop */
+	MUST((lfd = net_black_hole(&hole, fill)) >= 0);
 	MUST(cx_start(1) == 0);
 	MUST(pl_client_connect(C.cl, &C.srv_addr, 1, &quick, on_connect, &C, &p) == 0);
 	MUST(p != NULL);
 	pl_client_cancel(p);
-	MUST((lfd = net_black_hole(&hole, fill)) >= 0);
 	MUST(pl_client_connect(C.cl, &hole, 1, &quick, on_connect, &C, &inflight) == 0);
 	pl_timer_init(&t, cancel_now, NULL);
 	MUST(pl_timer_start(C.loop, &t, 50) == 0);
@@ -337,8 +338,8 @@ static void test_client_free_with_work_in_flight(void)
 {
 	int fill[4], lfd;
 
-	MUST(cx_start(1) == 0);
 	MUST((lfd = net_black_hole(&hole_addr, fill)) >= 0);
+	MUST(cx_start(1) == 0);
 	pl_timer_init(&free_timer, free_client, NULL);
 	C.connect_hook = after_two;
 	C.stop_on_srv_closes = 2;

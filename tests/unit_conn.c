@@ -308,8 +308,8 @@ static void test_conn_half_close_without_on_eof_sends_first(void)
 	const uint8_t *m = NULL;
 	int fd;
 
+	MUST((big = make_big()) != NULL); /* before the loop's clock starts */
 	MUST(fx_start(&cfg) == 0);
-	MUST((big = make_big()) != NULL);
 	F.open_hook = small_sndbuf;
 	MUST((fd = dial()) >= 0);
 	MUST(net_send_str(fd, "all of it") == 0);
@@ -890,8 +890,8 @@ static void test_conn_send_timeout(void)
 	struct pl_server_config cfg = { .on_request = big_reply, .send_timeout_ms = 80 };
 	int fd;
 
+	MUST((big = make_big()) != NULL); /* before the loop's clock starts */
 	MUST(fx_start(&cfg) == 0);
-	MUST((big = make_big()) != NULL);
 	F.stop_on_close = 1;
 	F.open_hook = small_sndbuf;
 	MUST((fd = net_dial(&F.addr, 4096)) >= 0);
@@ -956,8 +956,8 @@ static void test_conn_drain_waits_for_output(void)
 	struct pl_timer step;
 	size_t total;
 
+	MUST((big = make_big()) != NULL); /* before the loop's clock starts */
 	MUST(fx_start(&cfg) == 0);
-	MUST((big = make_big()) != NULL);
 	F.open_hook = small_sndbuf;
 	phase = 0;
 	memset(&dr_peer, 0, sizeof(dr_peer));
