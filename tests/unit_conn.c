@@ -990,6 +990,72 @@ static void test_conn_drain_waits_for_output(void)
 	free(big);
 }
 
+static void free_server_when_drained(const struct pl_server_event *ev, void *arg)
+{
+	on_event(ev, arg);
+	if (ev->type == PL_EV_DRAINED) {
+		pl_server_free(F.srv); /* what a program does next */
+		F.srv = NULL;
+	}
+}
+
+static void shutdown_now(struct pl_loop *l, struct pl_timer *t)
+{
+	(void)l, (void)t;
+	pl_server_shutdown(F.srv);
+}
+
+/* A drain that closes its last (quiet) connection itself: PL_EV_DRAINED
+ * once, and its handler may free the server (ASan: nothing touches it
+ * afterwards). */
+static void test_conn_drain_quiet_drained_once(void)
+{
+	struct pl_server_config cfg = { .on_request = echo, .on_event = free_server_when_drained };
+	struct pl_timer t;
+	int fd;
+
+	MUST(fx_start(&cfg) == 0);
+	MUST((fd = dial()) >= 0);
+	pl_timer_init(&t, shutdown_now, NULL);
+	MUST(pl_timer_start(F.loop, &t, 20) == 0);
+	CHECK_EQ_INT(pl_loop_run(F.loop), 0); /* stopped by the drain */
+	CHECK_EQ_INT(F.opens, 1);
+	CHECK_EQ_INT(F.closes, 1);
+	CHECK_EQ_INT(F.reason, PL_CLOSE_SHUTDOWN);
+	CHECK_EQ_INT(F.drained, 1);
+	CHECK(F.srv == NULL);
+	close(fd);
+	fx_end();
+}
+
+/* The drain timeout closes a connection that cannot finish; PL_EV_DRAINED
+ * once, freed from its handler. */
+static void test_conn_drain_timeout_frees_in_drained(void)
+{
+	struct pl_server_config cfg = { .on_request = big_reply, .on_event = free_server_when_drained,
+					.drain_timeout_ms = 60 };
+	struct pl_timer t;
+	int fd;
+
+	MUST((big = make_big()) != NULL); /* before the loop's clock starts */
+	MUST(fx_start(&cfg) == 0);
+	F.open_hook = small_sndbuf;
+	MUST((fd = net_dial(&F.addr, 4096)) >= 0);
+	MUST(net_send_str(fd, "and never read") == 0);
+	pl_timer_init(&t, shutdown_now, NULL);
+	MUST(pl_timer_start(F.loop, &t, 50) == 0);
+	CHECK_EQ_INT(pl_loop_run(F.loop), 0);
+	CHECK_EQ_INT(F.requests, 1);
+	CHECK_EQ_INT(F.closes, 1);
+	CHECK_EQ_INT(F.reason, PL_CLOSE_SHUTDOWN);
+	CHECK(F.unsent_at_close > 0); /* cut short by the timeout */
+	CHECK_EQ_INT(F.drained, 1);
+	CHECK(F.srv == NULL);
+	close(fd);
+	fx_end();
+	free(big);
+}
+
 static const struct unit_test tests[] = {
 	T(test_conn_reply_from_timer),
 	T(test_conn_send_to_another_conn),
@@ -1010,5 +1076,7 @@ static const struct unit_test tests[] = {
 	T(test_conn_send_timeout),
 	T(test_conn_request_timeout),
 	T(test_conn_drain_waits_for_output),
+	T(test_conn_drain_quiet_drained_once),
+	T(test_conn_drain_timeout_frees_in_drained),
 };
 UNIT_MAIN(tests)
