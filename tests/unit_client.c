@@ -117,11 +117,11 @@ static int cx_start(int with_server)
 
 	memset(&C, 0, sizeof(C));
 	memset(net_peers, 0, sizeof(net_peers));
-	net_bound(20);
+	net_bound(30);
 	if (pl_loop_new(&C.loop) < 0 || pl_client_new(C.loop, &cfg, &C.cl) < 0)
 		return -1;
 	pl_timer_init(&C.guard, net_guard_fired, NULL);
-	if (pl_timer_start(C.loop, &C.guard, 5000) < 0)
+	if (pl_timer_start(C.loop, &C.guard, 10000) < 0)
 		return -1;
 	if (!with_server)
 		return 0;

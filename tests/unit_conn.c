@@ -71,7 +71,7 @@ static int fx_start(struct pl_server_config *cfg)
 
 	memset(&F, 0, sizeof(F));
 	memset(net_peers, 0, sizeof(net_peers));
-	net_bound(20);
+	net_bound(30);
 	if (!cfg->on_event)
 		cfg->on_event = on_event;
 	if (pl_loop_new(&F.loop) < 0)
@@ -81,7 +81,7 @@ static int fx_start(struct pl_server_config *cfg)
 	if ((lfd = net_listen(&F.addr)) < 0 || pl_server_listen_fd(F.srv, lfd) < 0)
 		return -1;
 	pl_timer_init(&F.guard, net_guard_fired, NULL);
-	return pl_timer_start(F.loop, &F.guard, 5000);
+	return pl_timer_start(F.loop, &F.guard, 10000);
 }
 
 static void fx_end(void)
@@ -100,6 +100,13 @@ static int dial(void) { return net_dial(&F.addr, 0); }
 static void small_sndbuf(struct pl_conn *c)
 {
 	int v = 4096;
+
+	setsockopt(pl_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
+static void big_sndbuf(struct pl_conn *c)
+{
+	int v = 256 * 1024;
 
 	setsockopt(pl_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 }
@@ -280,13 +287,17 @@ static void test_conn_reply_after_peer_half_close(void)
 	fx_end();
 }
 
-#define BIG (4u << 20)
+#define BIG (1u << 20) /* far more than the 4 KiB socket buffers take */
 static uint8_t *big;
+
+static struct pl_timer *after_big; /* started at the big reply, if set */
 
 static void big_reply(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
 {
 	(void)msg, (void)len, (void)arg;
 	F.requests++;
+	if (after_big)
+		CHECK_EQ_INT(pl_timer_start(F.loop, after_big, 50), 0);
 	CHECK_EQ_INT(pl_conn_send(c, big, BIG), 0);
 }
 
@@ -299,7 +310,7 @@ static uint8_t *make_big(void)
 	return b;
 }
 
-/* Without on_eof, a half-closed peer still gets all of its reply (4 MiB,
+/* Without on_eof, a half-closed peer still gets all of its reply (1 MiB,
  * far more than one write) before the connection closes with EOF. */
 static void test_conn_half_close_without_on_eof_sends_first(void)
 {
@@ -431,7 +442,8 @@ static void reply_16k(struct pl_conn *c, const uint8_t *msg, size_t len, void *a
 	(void)msg, (void)len, (void)arg;
 	/* messages are handed out only while unsent output is under the cap */
 	CHECK(pl_conn_unsent(c) <= OUT_CAP);
-	F.requests++;
+	if (F.requests++ == 0) /* timed from here: setup may be slow (valgrind) */
+		CHECK_EQ_INT(pl_timer_start(F.loop, &later, 100), 0);
 	CHECK_EQ_INT(pl_conn_send(c, reply_buf, REPLY), 0);
 	if (pl_conn_unsent(c) > max_unsent)
 		max_unsent = pl_conn_unsent(c);
@@ -467,7 +479,7 @@ static int backpressure_setup(struct pl_server_config *cfg)
 	for (int i = 0; i < NREQ; i++)
 		if (net_send_str(bp_fd, "q") != 0)
 			return -1;
-	return pl_timer_start(F.loop, &later, 100);
+	return 0;
 }
 
 static void close_in_drain(struct pl_conn *c, void *arg)
@@ -802,6 +814,7 @@ static void pause_after_first(struct pl_conn *c, const uint8_t *msg, size_t len,
 	if (F.requests == 1) {
 		pl_conn_pause(c);
 		pl_conn_pause(c); /* twice: the same */
+		CHECK_EQ_INT(pl_timer_start(F.loop, &later, 50), 0); /* the steps start */
 	}
 }
 
@@ -851,7 +864,6 @@ static void test_conn_pause_resume(void)
 		MUST(net_send_str(pr_fd, m) == 0); /* one write's worth, buffered together */
 	}
 	MUST(net_peer_start(F.loop, &p, pr_fd) == 0);
-	MUST(pl_timer_start(F.loop, &later, 50) == 0);
 	CHECK_EQ_INT(pl_loop_run(F.loop), 0);
 	CHECK_EQ_INT(phase, 5);
 	CHECK_EQ_INT(F.requests, 8);
@@ -943,6 +955,8 @@ static void drain_step(struct pl_loop *l, struct pl_timer *t)
 		CHECK_EQ_INT(F.closes, 1); /* the busy one waits for its output */
 		CHECK_EQ_INT(F.drained, 0);
 		CHECK_EQ_INT(net_peer_start(l, &dr_peer, dr_fd), 0);
+		MUST(F.conn != NULL);
+		big_sndbuf(F.conn); /* the rest goes faster (valgrind) */
 		break;
 	}
 }
@@ -965,8 +979,9 @@ static void test_conn_drain_waits_for_output(void)
 	MUST((dr_fd = net_dial(&F.addr, 4096)) >= 0);
 	MUST(net_send_str(dr_fd, "everything") == 0);
 	pl_timer_init(&step, drain_step, NULL);
-	MUST(pl_timer_start(F.loop, &step, 100) == 0);
+	after_big = &step; /* timed from the request: setup may be slow (valgrind) */
 	CHECK_EQ_INT(pl_loop_run(F.loop), 0); /* stopped by the drain */
+	after_big = NULL;
 	CHECK_EQ_INT(phase, 2);
 	CHECK_EQ_INT(F.drained, 1);
 	CHECK_EQ_INT(F.closes, 2);
@@ -1043,8 +1058,9 @@ static void test_conn_drain_timeout_frees_in_drained(void)
 	MUST((fd = net_dial(&F.addr, 4096)) >= 0);
 	MUST(net_send_str(fd, "and never read") == 0);
 	pl_timer_init(&t, shutdown_now, NULL);
-	MUST(pl_timer_start(F.loop, &t, 50) == 0);
+	after_big = &t; /* shut down once the output is waiting */
 	CHECK_EQ_INT(pl_loop_run(F.loop), 0);
+	after_big = NULL;
 	CHECK_EQ_INT(F.requests, 1);
 	CHECK_EQ_INT(F.closes, 1);
 	CHECK_EQ_INT(F.reason, PL_CLOSE_SHUTDOWN);
