@@ -79,7 +79,8 @@ typedef void (*pl_connect_cb)(struct pl_conn *c, const struct pl_connect_report 
  */
 int pl_client_new(struct pl_loop *loop, const struct pl_conn_config *cfg, struct pl_client **out);
 /* Cancels connects in progress and closes every connection (on_close runs,
- * PL_CLOSE_SHUTDOWN); the loop frees them after its iteration. */
+ * PL_CLOSE_SHUTDOWN); the loop frees them after its iteration.  Callable
+ * from any of the client's callbacks, on_close and on_request included. */
 void pl_client_free(struct pl_client *cl);
 
 /*

@@ -41,7 +41,8 @@ enum pl_server_event_type {
 			     * (over max_conns) or NOMEM (err: it could not be set up) */
 	PL_EV_ACCEPT_ERROR, /* accept failed: err; reported once per episode */
 	PL_EV_ACCEPT_RESUMED, /* accepting works again after ACCEPT_ERROR */
-	PL_EV_DRAINED,      /* shutdown finished: every connection closed */
+	PL_EV_DRAINED,      /* shutdown finished: every connection closed; once,
+			     * and the handler may pl_server_free the server */
 };
 
 struct pl_server_event {

@@ -148,6 +148,7 @@ static void charge(struct pl_conn *c);
 void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t size)
 {
 	struct conn_ctx *x = c->x;
+	struct pl_loop *loop = x->loop; /* x may be gone after closed(): see below */
 
 	if (c->closing)
 		return;
@@ -168,10 +169,13 @@ void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t s
 	x->open--;
 	charge(c); /* gives its share of the budget back */
 	x->close_size = size; /* on_close has no argument for it */
+	/* the owner's close callback may free the owner, x included (a
+	 * client's on_close calling pl_client_free): touch only c and loop
+	 * from here on */
 	x->owner->closed(x, c, why, err, size);
 	close(c->io.fd);
 	/* freed after the iteration: events for it may still be in this batch */
-	pl_loop_close(x->loop, &c->dead, free_conn);
+	pl_loop_close(loop, &c->dead, free_conn);
 }
 
 void pl_conn_close(struct pl_conn *c) { conn_close(c, PL_CLOSE_APP, 0, 0); }
@@ -434,7 +438,8 @@ static void pump(struct pl_conn *c)
 		if (pl_buf_len(&c->in) && !full && !c->paused) {
 			used = process(c, pl_buf_head(&c->in), pl_buf_len(&c->in), c->scanned);
 			pl_buf_consume(&c->in, used);
-			if (used && pl_buf_len(&c->in))
+			/* not once closed: on_request may have freed the owner */
+			if (used && pl_buf_len(&c->in) && !c->closing)
 				partial_begins(c);
 		}
 		if (c->closing || flush(c) < 0)
@@ -523,9 +528,12 @@ static int nothing_whole(const struct pl_conn *c)
  * to complete it, and the connection would wait for ever. */
 static void tell_eof(struct pl_conn *c)
 {
-	const struct pl_conn_config *cfg = &c->x->cfg;
+	const struct pl_conn_config *cfg;
 
-	if (cfg->on_eof && c->eof && !c->told && !c->closing && nothing_whole(c)) {
+	if (c->closing) /* first: its owner may be freed already */
+		return;
+	cfg = &c->x->cfg;
+	if (cfg->on_eof && c->eof && !c->told && nothing_whole(c)) {
 		c->told = 1;
 		cfg->on_eof(c, cfg->arg);
 	}

@@ -38,12 +38,15 @@ const struct pl_server_stats *pl_server_stats(const struct pl_server *s)
 	return st;
 }
 
+/* Emits PL_EV_DRAINED once, and last: its handler may free s (callers
+ * touch nothing of s after a call that can get here). */
 static void maybe_drained(struct pl_server *s)
 {
-	if (s->x.draining && s->stats.open == 0) {
+	if (s->x.draining && !s->drained && s->stats.open == 0) {
+		s->drained = 1;
 		pl_timer_stop(s->x.loop, &s->drain_timer);
-		emit(s, PL_EV_DRAINED, NULL, NULL, 0, 0, 0);
 		pl_loop_stop(s->x.loop);
+		emit(s, PL_EV_DRAINED, NULL, NULL, 0, 0, 0);
 	}
 }
 
@@ -255,8 +258,12 @@ static void close_listeners(struct pl_server *s)
 
 static void close_all(struct pl_server *s)
 {
-	while (s->x.conns)
+	while (s->x.conns) {
+		int last = !s->x.conns->next;
 		conn_close(s->x.conns, PL_CLOSE_SHUTDOWN, 0, 0);
+		if (last) /* draining: PL_EV_DRAINED's handler may have freed s */
+			return;
+	}
 }
 
 static void on_drain_timeout(struct pl_loop *loop, struct pl_timer *t)
@@ -280,14 +287,21 @@ void pl_server_shutdown(struct pl_server *s)
 	s->x.draining = 1;
 	close_listeners(s);
 	pl_timer_init(&s->drain_timer, on_drain_timeout, s);
-	if (pl_timer_start(s->x.loop, &s->drain_timer, s->cfg.drain_timeout_ms) < 0)
+	if (pl_timer_start(s->x.loop, &s->drain_timer, s->cfg.drain_timeout_ms) < 0 && s->x.conns) {
 		close_all(s); /* no timer to bound the drain: do not wait at all */
+		return;       /* its last close emitted PL_EV_DRAINED */
+	}
+	if (!s->x.conns) {
+		maybe_drained(s);
+		return;
+	}
+	/* the last close emits PL_EV_DRAINED (closed() -> maybe_drained), once:
+	 * then next is NULL and s, which its handler may free, is not touched */
 	for (c = s->x.conns; c; c = next) {
 		next = c->next;
 		if (conn_quiet(c))
 			conn_close(c, PL_CLOSE_SHUTDOWN, 0, 0);
 	}
-	maybe_drained(s);
 }
 
 void pl_server_free(struct pl_server *s)

@@ -22,6 +22,7 @@ struct pl_server {
 	size_t nls;
 	int spare_fd;                /* given up to shed clients when fds run out */
 	int accept_failing;
+	int drained;                 /* PL_EV_DRAINED was emitted (once) */
 	struct pl_timer accept_timer, drain_timer;
 	struct pl_server_shared own, *sh; /* sh: own, or the config's */
 	int slot;                    /* in sh->server[], or -1: the budget is ours alone */
