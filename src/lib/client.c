@@ -115,8 +115,12 @@ void pl_client_free(struct pl_client *cl)
 {
 	if (!cl)
 		return;
-	while (cl->pending)
-		pl_client_cancel(cl->pending);
+	for (struct pl_connecting *p = cl->pending, *next; p; p = next) {
+		next = p->next;
+		pl_connect_cancel(p->race);
+		free(p);
+	}
+	cl->pending = NULL;
 	conn_ctx_free(&cl->x);
 	free(cl);
 }
