@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "parley/buf.h"
+#include "parley/clock.h"
 #include "parley/escape.h"
 #include "parley/frame.h"
 #include "parley/io.h"
@@ -396,7 +397,7 @@ static void write_requests(struct client *c)
 static void run(struct client *c)
 {
 	for (;;) {
-		long long now = pl_io_now_ms();
+		long long now = pl_clock_ms();
 		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = -1 } };
 		int want_stdin, timeout, r;
 
@@ -421,7 +422,7 @@ static void run(struct client *c)
 			cli_die(1, "poll: %s", strerror(errno));
 		if (r <= 0)
 			continue;
-		now = pl_io_now_ms();
+		now = pl_clock_ms();
 		if (p[0].revents & POLLOUT)
 			write_requests(c);
 		if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
@@ -556,10 +557,10 @@ static void stream(struct client *c)
 {
 	struct pipe_dir up = { .open = 1 }, down = { .open = 1 }; /* stdin->sock, sock->stdout */
 	struct out out = open_out();
-	long long last = pl_io_now_ms(), eof_at = -1;
+	long long last = pl_clock_ms(), eof_at = -1;
 
 	for (;;) {
-		long long now = pl_io_now_ms();
+		long long now = pl_clock_ms();
 		if (!up.open && !pl_buf_len(&up.buf) && eof_at < 0) {
 			eof_at = now;
 			if (!c->no_shutdown)
@@ -602,7 +603,7 @@ static void stream(struct client *c)
 		}
 		/* -w counts bytes moved and ends seen, not wakeups */
 		if (m || up.open + down.open != open_before)
-			last = pl_io_now_ms();
+			last = pl_clock_ms();
 	}
 	if (out.fd != STDOUT_FILENO)
 		close(out.fd);

@@ -167,19 +167,11 @@ static void multi(int n, const char *msg, const char *reply)
 	free(fds);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Writes without reading on n connections until ms have passed. */
 static void flood(int n, long ms, size_t size)
 {
 	struct pollfd *p = calloc((size_t)n, sizeof(*p));
-	long long *last = calloc((size_t)n, sizeof(*last)), end = now_ms() + ms, total = 0;
+	long long *last = calloc((size_t)n, sizeof(*last)), end = pl_clock_ms() + ms, total = 0;
 	struct pl_buf msg = { 0 };
 	uint8_t *body = calloc(1, size);
 	size_t *off = calloc((size_t)n, sizeof(*off));
@@ -192,9 +184,9 @@ static void flood(int n, long ms, size_t size)
 	for (int i = 0; i < n; i++) {
 		p[i] = (struct pollfd){ connect_target(), POLLOUT, 0 };
 		pl_sock_nonblock(p[i].fd, 1);
-		last[i] = now_ms();
+		last[i] = pl_clock_ms();
 	}
-	for (long long now; (now = now_ms()) < end;) {
+	for (long long now; (now = pl_clock_ms()) < end;) {
 		if (poll(p, (nfds_t)n, (int)(end - now)) < 0 && errno != EINTR)
 			die("poll", -errno);
 		for (int i = 0; i < n; i++) {
@@ -207,12 +199,12 @@ static void flood(int n, long ms, size_t size)
 			if (w > 0) {
 				total += w;
 				off[i] = (off[i] + (size_t)w) % pl_buf_len(&msg);
-				last[i] = now_ms();
+				last[i] = pl_clock_ms();
 			}
 		}
 	}
 	for (int i = 0; i < n; i++)
-		stuck += now_ms() - last[i] >= 1000;
+		stuck += pl_clock_ms() - last[i] >= 1000;
 	printf("flood %d conns, %lld bytes, %d stuck\n", n, total, stuck);
 	for (int i = 0; i < n && nheld < 100000; i++)
 		held[nheld++] = p[i].fd; /* closed by release or at exit */

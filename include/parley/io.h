@@ -23,7 +23,4 @@ ssize_t pl_io_read_full(int fd, void *buf, size_t n, int timeout_ms);
  */
 ssize_t pl_io_write_full(int fd, const void *buf, size_t n, int timeout_ms);
 
-/* Monotonic clock in milliseconds. */
-long long pl_io_now_ms(void);
-
 #endif

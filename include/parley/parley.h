@@ -5,6 +5,7 @@
 #include "parley/version.h"
 #include "parley/addr.h"
 #include "parley/buf.h"
+#include "parley/clock.h"
 #include "parley/error.h"
 #include "parley/escape.h"
 #include "parley/frame.h"

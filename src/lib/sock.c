@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "parley/clock.h"
 #include "parley/io.h"
 
 int pl_sock_nonblock(int fd, int on)
@@ -372,7 +373,7 @@ int pl_connect(const struct pl_addr *addrs, size_t n, const struct pl_connect_op
 	set_bind_failed(o, 0);
 
 	for (;;) {
-		long long now = pl_io_now_ms();
+		long long now = pl_clock_ms();
 		struct pollfd p[16];
 		int fd, r;
 
@@ -390,7 +391,7 @@ int pl_connect(const struct pl_addr *addrs, size_t n, const struct pl_connect_op
 			rc.last_err = -errno;
 			break;
 		}
-		now = pl_io_now_ms();
+		now = pl_clock_ms();
 		for (size_t i = rc.nat; i-- > 0;) {
 			int err = 0;
 			socklen_t len = sizeof(err);
