@@ -18,7 +18,6 @@
 #include "parley/clock.h"
 #include "parley/escape.h"
 #include "parley/frame.h"
-#include "parley/io.h"
 #include "parley/sock.h"
 
 #define MAX_TARGETS 16

@@ -71,7 +71,7 @@ static void sleep_ms(long ms)
 
 static void put(int fd, const void *p, size_t n)
 {
-	ssize_t r = pl_io_write_full(fd, p, n, timeout_ms);
+	ssize_t r = pl_fd_write_full(fd, p, n, timeout_ms);
 
 	if (r < 0)
 		die("write", (int)r);
@@ -87,7 +87,7 @@ static void framed(struct pl_buf *b, const uint8_t *p, size_t n)
 static int get_reply(int fd, struct pl_buf *b)
 {
 	uint8_t h[4];
-	ssize_t r = pl_io_read_full(fd, h, 4, timeout_ms);
+	ssize_t r = pl_fd_read_full(fd, h, 4, timeout_ms);
 	uint32_t len;
 
 	if (r != 4)
@@ -96,7 +96,7 @@ static int get_reply(int fd, struct pl_buf *b)
 	pl_buf_free(b);
 	if (pl_buf_reserve(b, len ? len : 1) < 0)
 		return -ENOMEM;
-	r = pl_io_read_full(fd, pl_buf_tail(b), len, timeout_ms);
+	r = pl_fd_read_full(fd, pl_buf_tail(b), len, timeout_ms);
 	if (r != (ssize_t)len)
 		return r < 0 ? (int)r : -EPIPE;
 	pl_buf_commit(b, len);
@@ -126,7 +126,7 @@ static void wait_eof(int fd)
 	char buf[4096];
 
 	for (;;) {
-		ssize_t r = pl_io_read_full(fd, buf, sizeof(buf), timeout_ms);
+		ssize_t r = pl_fd_read_full(fd, buf, sizeof(buf), timeout_ms);
 		if (r == -ETIMEDOUT) {
 			printf("timeout\n");
 			return;
@@ -276,7 +276,7 @@ static void run(int fd, const char *cmd)
 			print_esc("reply", pl_buf_head(&b), pl_buf_len(&b));
 		}
 	} else if (sscanf(cmd, "rb:%ld", &a1) == 1) {
-		ssize_t r = pl_io_read_full(fd, tmp, (size_t)a1 < sizeof(tmp) ? (size_t)a1 : sizeof(tmp),
+		ssize_t r = pl_fd_read_full(fd, tmp, (size_t)a1 < sizeof(tmp) ? (size_t)a1 : sizeof(tmp),
 					    timeout_ms);
 		if (r < 0)
 			die("read", (int)r);
@@ -284,7 +284,7 @@ static void run(int fd, const char *cmd)
 	} else if (strcmp(cmd, "rall") == 0) {
 		long bytes = 0, lines = 0;
 		ssize_t r;
-		while ((r = pl_io_read_full(fd, tmp, sizeof(tmp), timeout_ms)) > 0) {
+		while ((r = pl_fd_read_full(fd, tmp, sizeof(tmp), timeout_ms)) > 0) {
 			bytes += r;
 			for (ssize_t i = 0; i < r; i++)
 				lines += tmp[i] == '\n';

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "parley/clock.h"
-#include "parley/io.h"
 
 int pl_sock_nonblock(int fd, int on)
 {

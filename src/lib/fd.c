@@ -1,5 +1,5 @@
-/* io.c - whole-buffer blocking I/O with EINTR, short transfers and deadlines. */
-#include "parley/io.h"
+/* fd.c - whole-buffer blocking I/O with EINTR, short transfers and deadlines. */
+#include "parley/fd.h"
 #include "parley/clock.h"
 
 #include <errno.h>
@@ -27,7 +27,7 @@ static int wait_ready(int fd, short ev, long long deadline)
 	}
 }
 
-ssize_t pl_io_read_full(int fd, void *buf, size_t n, int timeout_ms)
+ssize_t pl_fd_read_full(int fd, void *buf, size_t n, int timeout_ms)
 {
 	long long deadline = timeout_ms >= 0 ? pl_clock_ms() + timeout_ms : 0;
 	size_t got = 0;
@@ -56,7 +56,7 @@ ssize_t pl_io_read_full(int fd, void *buf, size_t n, int timeout_ms)
 	return (ssize_t)got;
 }
 
-ssize_t pl_io_write_full(int fd, const void *buf, size_t n, int timeout_ms)
+ssize_t pl_fd_write_full(int fd, const void *buf, size_t n, int timeout_ms)
 {
 	long long deadline = timeout_ms >= 0 ? pl_clock_ms() + timeout_ms : 0;
 	size_t done = 0;
