@@ -853,25 +853,26 @@ static void set_expect(struct bench *b, const char *expect, int echo)
 
 static void parse(struct bench *b, int argc, char **argv)
 {
-	static const struct option longs[] = {
-		{ "conns", required_argument, 0, 'c' },     { "requests", required_argument, 0, 'n' },
-		{ "duration", required_argument, 0, 'd' },  { "pipeline", required_argument, 0, 'P' },
-		{ "rate", required_argument, 0, 9 },        { "proto", required_argument, 0, 'p' },
-		{ "size", required_argument, 0, 10 },       { "request", required_argument, 0, 1 },
-		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
-		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
-		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
-		{ "reset", no_argument, 0, 8 },             { "timeout", required_argument, 0, 't' },
-		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
+	static const struct cli_opt opts[] = {
+		{ "conns", 'c', required_argument, 0 },     { "requests", 'n', required_argument, 0 },
+		{ "duration", 'd', required_argument, 0 },  { "pipeline", 'P', required_argument, 0 },
+		{ "rate", 0, required_argument, 9 },        { "proto", 'p', required_argument, 0 },
+		{ "size", 0, required_argument, 10 },       { "request", 0, required_argument, 1 },
+		{ "reply-size", 0, required_argument, 2 },  { "expect", 0, required_argument, 3 },
+		{ "expect-echo", 0, no_argument, 4 },       { "churn", 0, no_argument, 5 },
+		{ "connect-only", 0, no_argument, 6 },      { "json", 0, no_argument, 7 },
+		{ "reset", 0, no_argument, 8 },             { "timeout", 't', required_argument, 0 },
+		{ "quiet", 'q', no_argument, 0 },           { "help", 'h', no_argument, 0 },
+		{ "version", 'V', no_argument, 0 },         { 0 },
 	};
+	struct cli_getopt g;
 	const char *request = NULL, *expect = NULL;
 	size_t size = 5;
 	unsigned given = 0;
 	int ch;
 
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:n:d:P:p:t:qhV", longs, NULL)) != -1) {
+	cli_getopt_init(&g, opts);
+	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b->conns = (unsigned)cli_uint_range("--conns", optarg, 1, 1000000); break;
 		case 'n': b->total = cli_uint_range("--requests", optarg, 1, 1ULL << 40); given |= O_REQUESTS; break;
@@ -908,7 +909,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		case 'q': b->quiet = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv, longs);
+		default: cli_bad_option(ch, argv, g.longs);
 		}
 	}
 	if (argc - optind > 1)
