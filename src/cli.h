@@ -1,10 +1,10 @@
-/* cli.h - what the three programs share: messages, numbers, addresses. */
+/* cli.h - what the three programs share: messages, options, numbers, addresses. */
 #ifndef PARLEY_CLI_H
 #define PARLEY_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <getopt.h>
 #include <stdnoreturn.h>
 #include <sys/types.h>
 
@@ -45,6 +45,7 @@ struct cli_opt {
 	int id;
 };
 
+/* getopt_long's option string and long options, built from a table. */
 #define CLI_OPTS_MAX 32
 struct cli_getopt {
 	char shorts[2 + 2 * CLI_OPTS_MAX];     /* ":" then "r:e..." */
