@@ -29,7 +29,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pl_frame_append(PL_PROTO_LEN, &req, msg, strlen(msg)); /* length + bytes */
-	if (pl_io_write_full(fd, pl_buf_head(&req), pl_buf_len(&req), 5000) < 0)
+	if (pl_fd_write_full(fd, pl_buf_head(&req), pl_buf_len(&req), 5000) < 0)
 		return 1;
 	/* feed whatever arrives to the decoder until it holds a whole reply */
 	pl_decoder_init(&dec, PL_PROTO_LEN, 0);

@@ -1,6 +1,7 @@
 /* cli.c - shared edge code for the programs: the text humans read. */
 #include "cli.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -215,6 +216,28 @@ void cli_std_fds(void)
 		/* the standard fds are inherited, not close-on-exec */
 		fcntl(fd, F_SETFD, 0);
 	}
+}
+
+void cli_getopt_init(struct cli_getopt *g, const struct cli_opt *opts)
+{
+	char *s = g->shorts;
+	int n = 0;
+
+	*s++ = ':'; /* getopt's own messages off: cli_bad_option says it once */
+	for (const struct cli_opt *o = opts; o->name || o->letter; o++) {
+		assert(o - opts < CLI_OPTS_MAX && (o->letter != 0) != (o->id != 0) &&
+		       o->has_arg != optional_argument);
+		if (o->letter) {
+			*s++ = o->letter;
+			if (o->has_arg == required_argument)
+				*s++ = ':';
+		}
+		if (o->name)
+			g->longs[n++] = (struct option){ o->name, o->has_arg, NULL,
+							 o->letter ? o->letter : o->id };
+	}
+	*s = '\0';
+	g->longs[n] = (struct option){ 0 };
 }
 
 /*

@@ -1,7 +1,8 @@
-/* cli.h - what the three programs share: messages, numbers, addresses. */
+/* cli.h - what the three programs share: messages, options, numbers, addresses. */
 #ifndef PARLEY_CLI_H
 #define PARLEY_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
@@ -31,11 +32,32 @@ noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(prin
 noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * A program's options, one table from which cli_getopt_init builds both
+ * arguments of getopt_long, so a letter cannot drift from its long name.
+ * An option with a letter is returned as the letter (id is 0); one with
+ * only a long name is returned as id (1, 2, ...); name is NULL for a
+ * letter alone (parley-client -4).  The table ends with { 0 }.
+ */
+struct cli_opt {
+	const char *name;
+	char letter;
+	int has_arg;      /* no_argument or required_argument */
+	int id;
+};
+
+/* getopt_long's option string and long options, built from a table. */
+#define CLI_OPTS_MAX 32
+struct cli_getopt {
+	char shorts[2 + 2 * CLI_OPTS_MAX];     /* ":" then "r:e..." */
+	struct option longs[CLI_OPTS_MAX + 1]; /* ends with { 0 } */
+};
+void cli_getopt_init(struct cli_getopt *g, const struct cli_opt *opts);
+
+/*
  * What a getopt_long whose option string starts with ':' returned for a
  * mistake (':' a missing value, '?' an unknown, ambiguous or value-given
  * option), with its long options: one message, exit 2.
  */
-struct option;
 noreturn void cli_bad_option(int ch, char *const *argv, const struct option *longs);
 
 /* Numbers from options; usage error naming the option when bad. */

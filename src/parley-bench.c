@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "parley/buf.h"
+#include "parley/clock.h"
 #include "parley/frame.h"
 #include "parley/hist.h"
 #include "parley/loop.h"
@@ -77,14 +78,6 @@ struct bench {
 	uint64_t last_done;
 	int stopping;
 };
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static noreturn void usage(void)
 {
@@ -205,7 +198,7 @@ static void reply_done(struct conn *c, int ok)
 		b->wrong++; /* a reply nobody asked for */
 		return;
 	}
-	pl_hist_record(b->hist, (uint64_t)(now_ns() - (long long)pop_time(c)));
+	pl_hist_record(b->hist, (uint64_t)(pl_clock_ns() - (long long)pop_time(c)));
 	b->done++;
 	if (!ok)
 		b->wrong++;
@@ -260,7 +253,7 @@ static void refill(struct conn *c)
 	if (b->rate > 0)
 		return; /* the open-loop schedule sends, not replies */
 	while (c->n < b->depth && sending_allowed(b))
-		send_request(c, (uint64_t)now_ns());
+		send_request(c, (uint64_t)pl_clock_ns());
 }
 
 static void on_readable(struct conn *c)
@@ -391,7 +384,7 @@ static void connect_failed(struct conn *c, int err)
 	}
 	unsend(c);
 	conn_drop(c);
-	if (c->failures++ == 0) /* the loop's clock is CLOCK_MONOTONIC too */
+	if (c->failures++ == 0) /* the loop reads the same clock, pl_clock_ms */
 		c->failing_since_ms = c->opened_ns / 1000000;
 	if (may_retry(c)) {
 		b->waiting++;
@@ -497,7 +490,7 @@ static void start_conn(struct conn *c)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	c->opened_ns = now_ns();
+	c->opened_ns = pl_clock_ns();
 	pl_addr_to_sockaddr(&b->target, &ss, &len);
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -540,7 +533,7 @@ static void finish(struct bench *b)
 {
 	b->stopping = 1;
 	if (!b->end_ns)
-		b->end_ns = now_ns();
+		b->end_ns = pl_clock_ns();
 	pl_loop_stop(b->loop);
 }
 
@@ -575,7 +568,7 @@ static struct conn *next_open(struct bench *b)
  * time.  Returns 0 once sending is over. */
 static int issue_due(struct bench *b)
 {
-	long long now = now_ns();
+	long long now = pl_clock_ns();
 	double elapsed = (double)(now - b->start_ns) / 1e9;
 	uint64_t due = (uint64_t)(elapsed * b->rate);
 
@@ -699,7 +692,7 @@ static long long sweep_ms(const struct bench *b)
 static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct bench *b = t->data;
-	long long now = now_ns(), limit = b->timeout_ms * 1000000LL;
+	long long now = pl_clock_ns(), limit = b->timeout_ms * 1000000LL;
 
 	for (unsigned i = 0; i < b->conns && !b->stopping; i++) {
 		struct conn *c = &b->c[i];
@@ -860,25 +853,26 @@ static void set_expect(struct bench *b, const char *expect, int echo)
 
 static void parse(struct bench *b, int argc, char **argv)
 {
-	static const struct option longs[] = {
-		{ "conns", required_argument, 0, 'c' },     { "requests", required_argument, 0, 'n' },
-		{ "duration", required_argument, 0, 'd' },  { "pipeline", required_argument, 0, 'P' },
-		{ "rate", required_argument, 0, 9 },        { "proto", required_argument, 0, 'p' },
-		{ "size", required_argument, 0, 10 },       { "request", required_argument, 0, 1 },
-		{ "reply-size", required_argument, 0, 2 },  { "expect", required_argument, 0, 3 },
-		{ "expect-echo", no_argument, 0, 4 },       { "churn", no_argument, 0, 5 },
-		{ "connect-only", no_argument, 0, 6 },      { "json", no_argument, 0, 7 },
-		{ "reset", no_argument, 0, 8 },             { "timeout", required_argument, 0, 't' },
-		{ "quiet", no_argument, 0, 'q' },           { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },         { 0, 0, 0, 0 },
+	static const struct cli_opt opts[] = {
+		{ "conns", 'c', required_argument, 0 },     { "requests", 'n', required_argument, 0 },
+		{ "duration", 'd', required_argument, 0 },  { "pipeline", 'P', required_argument, 0 },
+		{ "rate", 0, required_argument, 9 },        { "proto", 'p', required_argument, 0 },
+		{ "size", 0, required_argument, 10 },       { "request", 0, required_argument, 1 },
+		{ "reply-size", 0, required_argument, 2 },  { "expect", 0, required_argument, 3 },
+		{ "expect-echo", 0, no_argument, 4 },       { "churn", 0, no_argument, 5 },
+		{ "connect-only", 0, no_argument, 6 },      { "json", 0, no_argument, 7 },
+		{ "reset", 0, no_argument, 8 },             { "timeout", 't', required_argument, 0 },
+		{ "quiet", 'q', no_argument, 0 },           { "help", 'h', no_argument, 0 },
+		{ "version", 'V', no_argument, 0 },         { 0 },
 	};
+	struct cli_getopt g;
 	const char *request = NULL, *expect = NULL;
 	size_t size = 5;
 	unsigned given = 0;
 	int ch;
 
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:n:d:P:p:t:qhV", longs, NULL)) != -1) {
+	cli_getopt_init(&g, opts);
+	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b->conns = (unsigned)cli_uint_range("--conns", optarg, 1, 1000000); break;
 		case 'n': b->total = cli_uint_range("--requests", optarg, 1, 1ULL << 40); given |= O_REQUESTS; break;
@@ -915,7 +909,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		case 'q': b->quiet = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv, longs);
+		default: cli_bad_option(ch, argv, g.longs);
 		}
 	}
 	if (argc - optind > 1)
@@ -961,7 +955,7 @@ int main(int argc, char **argv)
 	pl_timer_init(&b.progress, on_progress, &b);
 	pl_timer_init(&b.end, on_end_of_duration, &b);
 	pl_timer_init(&b.sweep, on_sweep, &b);
-	b.start_ns = now_ns();
+	b.start_ns = pl_clock_ns();
 	b.stop_sending_ms = pl_loop_now(b.loop) + b.duration_ms;
 	if (b.duration_ms)
 		pl_timer_start(b.loop, &b.end, b.duration_ms);
@@ -977,7 +971,7 @@ int main(int argc, char **argv)
 	if (!b.stopping)
 		pl_loop_run(b.loop);
 	if (!b.end_ns)
-		b.end_ns = now_ns();
+		b.end_ns = pl_clock_ns();
 	for (unsigned i = 0; i < b.conns; i++)
 		conn_drop(&b.c[i]); /* what is still in flight is missing */
 	if (pl_timer_active(&b.progress))

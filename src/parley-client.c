@@ -17,7 +17,7 @@
 #include "parley/buf.h"
 #include "parley/client.h"
 #include "parley/escape.h"
-#include "parley/io.h"
+#include "parley/clock.h"
 #include "parley/loop.h"
 #include "parley/transport.h"
 
@@ -706,10 +706,10 @@ static void stream(struct client *c)
 {
 	struct pipe_dir up = { .open = 1 }, down = { .open = 1 }; /* stdin->sock, sock->stdout */
 	struct out out = open_out();
-	long long last = pl_io_now_ms(), eof_at = -1;
+	long long last = pl_clock_ms(), eof_at = -1;
 
 	for (;;) {
-		long long now = pl_io_now_ms();
+		long long now = pl_clock_ms();
 		if (!up.open && !pl_buf_len(&up.buf) && eof_at < 0) {
 			eof_at = now;
 			if (!c->no_shutdown)
@@ -752,7 +752,7 @@ static void stream(struct client *c)
 		}
 		/* -w counts bytes moved and ends seen, not wakeups */
 		if (m || up.open + down.open != open_before)
-			last = pl_io_now_ms();
+			last = pl_clock_ms();
 	}
 	if (out.fd != STDOUT_FILENO)
 		close(out.fd);
@@ -826,15 +826,17 @@ static void free_messages(struct client *c)
 
 int main(int argc, char **argv)
 {
-	static const struct option longs[] = {
-		{ "source", required_argument, 0, 's' }, { "timeout", required_argument, 0, 't' },
-		{ "verbose", no_argument, 0, 'v' },      { "proto", required_argument, 0, 'p' },
-		{ "max-msg", required_argument, 0, 1 },  { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },      { "stream", no_argument, 0, 'S' },
-		{ "no-shutdown", no_argument, 0, 'N' },  { "idle", required_argument, 0, 'w' },
-		{ "quit", required_argument, 0, 2 },     { "escapes", no_argument, 0, 'E' },
-		{ 0, 0, 0, 0 },
+	static const struct cli_opt opts[] = {
+		{ NULL, '4', no_argument, 0 },            { NULL, '6', no_argument, 0 },
+		{ "source", 's', required_argument, 0 },  { "timeout", 't', required_argument, 0 },
+		{ "verbose", 'v', no_argument, 0 },       { "proto", 'p', required_argument, 0 },
+		{ "max-msg", 0, required_argument, 1 },   { "help", 'h', no_argument, 0 },
+		{ "version", 'V', no_argument, 0 },       { "stream", 'S', no_argument, 0 },
+		{ "no-shutdown", 'N', no_argument, 0 },   { "idle", 'w', required_argument, 0 },
+		{ "quit", 0, required_argument, 2 },      { "escapes", 'E', no_argument, 0 },
+		{ 0 },
 	};
+	struct cli_getopt g;
 	static char *def_msgs[] = { "hello" };
 	char **args;
 	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT,
@@ -847,7 +849,8 @@ int main(int argc, char **argv)
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
 	signal(SIGPIPE, SIG_IGN); /* a reset peer is an error to report; see stdout_gone */
-	while ((ch = getopt_long(argc, argv, ":46s:t:vp:EhVSNw:", longs, NULL)) != -1) {
+	cli_getopt_init(&g, opts);
+	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
 		case '6': fam = PL_FAMILY_6; break;
@@ -870,7 +873,7 @@ int main(int argc, char **argv)
 		case 2: c.quit_ms = cli_seconds_ms("--quit", optarg); stream_opts = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv, longs);
+		default: cli_bad_option(ch, argv, g.longs);
 		}
 	}
 	if (c.stream && optind + 1 < argc)

@@ -220,23 +220,24 @@ static void parse_limit(struct opts *o, int ch, const char *arg)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option longs[] = {
-		{ "reply", required_argument, 0, 'r' },   { "echo", no_argument, 0, 'e' },
-		{ "proto", required_argument, 0, 'p' },   { "quiet", no_argument, 0, 'q' },
-		{ "verbose", no_argument, 0, 'v' },       { "max-conns", required_argument, 0, 1 },
-		{ "max-msg", required_argument, 0, 2 },   { "idle-timeout", required_argument, 0, 3 },
-		{ "out-cap", required_argument, 0, 4 },   { "drain-timeout", required_argument, 0, 5 },
-		{ "unix-mode", required_argument, 0, 6 }, { "log-format", required_argument, 0, 7 },
-		{ "send-timeout", required_argument, 0, 8 }, { "threads", required_argument, 0, 9 },
-		{ "busy-poll", required_argument, 0, 10 }, { "request-timeout", required_argument, 0, 11 },
-		{ "max-memory", required_argument, 0, 12 }, { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 },
+	static const struct cli_opt opts[] = {
+		{ "reply", 'r', required_argument, 0 },      { "echo", 'e', no_argument, 0 },
+		{ "proto", 'p', required_argument, 0 },      { "quiet", 'q', no_argument, 0 },
+		{ "verbose", 'v', no_argument, 0 },          { "max-conns", 0, required_argument, 1 },
+		{ "max-msg", 0, required_argument, 2 },      { "idle-timeout", 0, required_argument, 3 },
+		{ "out-cap", 0, required_argument, 4 },      { "drain-timeout", 0, required_argument, 5 },
+		{ "unix-mode", 0, required_argument, 6 },    { "log-format", 0, required_argument, 7 },
+		{ "send-timeout", 0, required_argument, 8 }, { "threads", 0, required_argument, 9 },
+		{ "busy-poll", 0, required_argument, 10 },   { "request-timeout", 0, required_argument, 11 },
+		{ "max-memory", 0, required_argument, 12 },  { "help", 'h', no_argument, 0 },
+		{ "version", 'V', no_argument, 0 },          { 0 },
 	};
+	struct cli_getopt g;
 	const char *reply = NULL;
 	int ch;
 
-	/* the leading ':' keeps getopt quiet: each mistake gets one message */
-	while ((ch = getopt_long(argc, argv, ":r:ep:qvhV", longs, NULL)) != -1) {
+	cli_getopt_init(&g, opts);
+	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case 'r': reply = optarg; break;
 		case 'e': o->echo = 1; break;
@@ -271,7 +272,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv, longs);
+		default: cli_bad_option(ch, argv, g.longs);
 		}
 	}
 	if (o->cfg.drain_timeout_ms == 0)

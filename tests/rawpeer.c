@@ -77,7 +77,7 @@ static void sleep_ms(long ms)
 
 static void put(int fd, const void *p, size_t n)
 {
-	ssize_t r = pl_io_write_full(fd, p, n, timeout_ms);
+	ssize_t r = pl_fd_write_full(fd, p, n, timeout_ms);
 
 	if (r < 0)
 		die("write", (int)r);
@@ -93,7 +93,7 @@ static void framed(struct pl_buf *b, const uint8_t *p, size_t n)
 static int get_reply(int fd, struct pl_buf *b)
 {
 	uint8_t h[4];
-	ssize_t r = pl_io_read_full(fd, h, 4, timeout_ms);
+	ssize_t r = pl_fd_read_full(fd, h, 4, timeout_ms);
 	uint32_t len;
 
 	if (r != 4)
@@ -102,7 +102,7 @@ static int get_reply(int fd, struct pl_buf *b)
 	pl_buf_free(b);
 	if (pl_buf_reserve(b, len ? len : 1) < 0)
 		return -ENOMEM;
-	r = pl_io_read_full(fd, pl_buf_tail(b), len, timeout_ms);
+	r = pl_fd_read_full(fd, pl_buf_tail(b), len, timeout_ms);
 	if (r != (ssize_t)len)
 		return r < 0 ? (int)r : -EPIPE;
 	pl_buf_commit(b, len);
@@ -132,7 +132,7 @@ static void wait_eof(int fd)
 	char buf[4096];
 
 	for (;;) {
-		ssize_t r = pl_io_read_full(fd, buf, sizeof(buf), timeout_ms);
+		ssize_t r = pl_fd_read_full(fd, buf, sizeof(buf), timeout_ms);
 		if (r == -ETIMEDOUT) {
 			printf("timeout\n");
 			return;
@@ -173,19 +173,11 @@ static void multi(int n, const char *msg, const char *reply)
 	free(fds);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Writes without reading on n connections until ms have passed. */
 static void flood(int n, long ms, size_t size)
 {
 	struct pollfd *p = calloc((size_t)n, sizeof(*p));
-	long long *last = calloc((size_t)n, sizeof(*last)), end = now_ms() + ms, total = 0;
+	long long *last = calloc((size_t)n, sizeof(*last)), end = pl_clock_ms() + ms, total = 0;
 	struct pl_buf msg = { 0 };
 	uint8_t *body = calloc(1, size);
 	size_t *off = calloc((size_t)n, sizeof(*off));
@@ -198,9 +190,9 @@ static void flood(int n, long ms, size_t size)
 	for (int i = 0; i < n; i++) {
 		p[i] = (struct pollfd){ connect_target(), POLLOUT, 0 };
 		pl_sock_nonblock(p[i].fd, 1);
-		last[i] = now_ms();
+		last[i] = pl_clock_ms();
 	}
-	for (long long now; (now = now_ms()) < end;) {
+	for (long long now; (now = pl_clock_ms()) < end;) {
 		if (poll(p, (nfds_t)n, (int)(end - now)) < 0 && errno != EINTR)
 			die("poll", -errno);
 		for (int i = 0; i < n; i++) {
@@ -213,12 +205,12 @@ static void flood(int n, long ms, size_t size)
 			if (w > 0) {
 				total += w;
 				off[i] = (off[i] + (size_t)w) % pl_buf_len(&msg);
-				last[i] = now_ms();
+				last[i] = pl_clock_ms();
 			}
 		}
 	}
 	for (int i = 0; i < n; i++)
-		stuck += now_ms() - last[i] >= 1000;
+		stuck += pl_clock_ms() - last[i] >= 1000;
 	printf("flood %d conns, %lld bytes, %d stuck\n", n, total, stuck);
 	for (int i = 0; i < n && nheld < 100000; i++)
 		held[nheld++] = p[i].fd; /* closed by release or at exit */
@@ -316,7 +308,7 @@ static void echo_own(int n, size_t size)
 		uint64_t x = (uint64_t)i + 1;
 		for (size_t j = 0; j < size; j++)
 			mine[j] = gen_byte(&x);
-		ok += pl_io_read_full(fds[i], back, size, timeout_ms) == (ssize_t)size &&
+		ok += pl_fd_read_full(fds[i], back, size, timeout_ms) == (ssize_t)size &&
 		      memcmp(mine, back, size) == 0;
 		close(fds[i]);
 	}
@@ -388,7 +380,7 @@ static void run(int fd, const char *cmd)
 			print_esc("reply", pl_buf_head(&b), pl_buf_len(&b));
 		}
 	} else if (sscanf(cmd, "rb:%ld", &a1) == 1) {
-		ssize_t r = pl_io_read_full(fd, tmp, (size_t)a1 < sizeof(tmp) ? (size_t)a1 : sizeof(tmp),
+		ssize_t r = pl_fd_read_full(fd, tmp, (size_t)a1 < sizeof(tmp) ? (size_t)a1 : sizeof(tmp),
 					    timeout_ms);
 		if (r < 0)
 			die("read", (int)r);
@@ -396,7 +388,7 @@ static void run(int fd, const char *cmd)
 	} else if (strcmp(cmd, "rall") == 0) {
 		long bytes = 0, lines = 0;
 		ssize_t r;
-		while ((r = pl_io_read_full(fd, tmp, sizeof(tmp), timeout_ms)) > 0) {
+		while ((r = pl_fd_read_full(fd, tmp, sizeof(tmp), timeout_ms)) > 0) {
 			bytes += r;
 			for (ssize_t i = 0; i < r; i++)
 				lines += tmp[i] == '\n';

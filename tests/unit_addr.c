@@ -20,8 +20,7 @@ static void roundtrip(const char *text, unsigned flags, const char *want)
 
 	if (pl_addr_parse(&a, text, 1234, flags, &why) != 0) {
 		fprintf(stderr, "parse '%s' failed: %s\n", text, why);
-		unit_failures++;
-		return;
+		unit_fail();
 	}
 	pl_addr_format(&a, buf, sizeof(buf));
 	CHECK_STR(buf, want);
@@ -75,8 +74,7 @@ static void test_addr_v4_mapped_listens_and_connects(void)
 	lfd = pl_listen(&a, NULL);
 	if (lfd < 0) {
 		fprintf(stderr, "listen on [::ffff:127.0.0.1]:0: %s\n", strerror(-lfd));
-		unit_failures++;
-		return;
+		unit_fail();
 	}
 	CHECK(pl_addr_local(lfd, &bound) == 0);
 	a.port = bound.port;
@@ -153,7 +151,7 @@ static void reject(const char *text, unsigned flags, const char *want_why)
 	if (r != -EINVAL || !why || strcmp(why, want_why) != 0) {
 		fprintf(stderr, "'%s': r=%d why=%s, expected \"%s\"\n", text, r, why ? why : "(null)",
 			want_why);
-		unit_failures++;
+		unit_fail();
 	}
 }
 

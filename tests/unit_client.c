@@ -401,7 +401,7 @@ static void test_client_free_in_on_request_buffered(void)
 	CHECK_EQ_INT(pl_loop_run(C.loop), 0);
 	MUST(C.conn != NULL);
 	MUST((afd = accept(lfd, NULL, NULL)) >= 0);
-	MUST(pl_io_write_full(afd, "\5\0\0\0he", 6, 1000) == 6); /* a part */
+	MUST(pl_fd_write_full(afd, "\5\0\0\0he", 6, 1000) == 6); /* a part */
 	pl_timer_init(&t, stop_loop, NULL);
 	pl_timer_start(C.loop, &t, 30);
 	C.stop_on_connect = 0;
@@ -409,7 +409,7 @@ static void test_client_free_in_on_request_buffered(void)
 	CHECK_EQ_INT(C.requests, 0);
 	C.request_hook = free_from_request;
 	C.stop_on_close = 1;
-	MUST(pl_io_write_full(afd, "llo\3\0\0\0two", 10, 1000) == 10); /* the rest, and more */
+	MUST(pl_fd_write_full(afd, "llo\3\0\0\0two", 10, 1000) == 10); /* the rest, and more */
 	CHECK_EQ_INT(pl_loop_run(C.loop), 0);
 	CHECK_EQ_INT(C.requests, 1);
 	CHECK_STR(C.last, "hello");
@@ -557,13 +557,13 @@ static void test_client_transport_seam(void)
 	memcpy(want, "\3\0\0\0raw", 7);
 	memcpy(raw, want, 7);
 	xor_bytes(raw, 7);
-	MUST(pl_io_write_full(rfd, raw, 7, 1000) == 7);
+	MUST(pl_fd_write_full(rfd, raw, 7, 1000) == 7);
 	pl_timer_init(&t, stop_loop, NULL);
 	pl_timer_start(C.loop, &t, 50);
 	C.stop_on_request = 0;
 	CHECK_EQ_INT(pl_loop_run(C.loop), 0);
 	CHECK_EQ_INT(C.srv_requests, 2);
-	MUST(pl_io_read_full(rfd, raw, 7, 2000) == 7);
+	MUST(pl_fd_read_full(rfd, raw, 7, 2000) == 7);
 	CHECK(memcmp(raw, want, 7) != 0); /* not the plain bytes on the wire */
 	xor_bytes(raw, 7);
 	CHECK(memcmp(raw, want, 7) == 0);
@@ -580,21 +580,21 @@ static void test_client_transport_seam(void)
 	C.stop_on_connect = 0;
 	pl_timer_start(C.loop, &t, 30); /* the send leaves */
 	CHECK_EQ_INT(pl_loop_run(C.loop), 0);
-	MUST(pl_io_read_full(afd, raw, 9, 2000) == 9);
+	MUST(pl_fd_read_full(afd, raw, 9, 2000) == 9);
 	memcpy(want, "\5\0\0\0hello", 9);
 	CHECK(memcmp(raw, want, 9) != 0);
 	xor_bytes(raw, 9);
 	CHECK(memcmp(raw, want, 9) == 0);
 	memcpy(raw, "\2\0\0\0ok", 6);
 	xor_bytes(raw, 6);
-	MUST(pl_io_write_full(afd, raw, 6, 1000) == 6);
+	MUST(pl_fd_write_full(afd, raw, 6, 1000) == 6);
 	C.stop_on_request = 1;
 	CHECK_EQ_INT(pl_loop_run(C.loop), 0);
 	CHECK_STR(C.last, "ok");
 	MUST(C.conn != NULL);
 	CHECK_EQ_INT(pl_conn_shutdown(C.conn), 0); /* nothing unsent: the FIN now */
 	CHECK_EQ_INT(tp_shutdowns, 1);
-	CHECK_EQ_INT(pl_io_read_full(afd, raw, 1, 2000), 0);
+	CHECK_EQ_INT(pl_fd_read_full(afd, raw, 1, 2000), 0);
 	close(afd);
 	close(lfd);
 	CHECK_EQ_INT(tp_made, 4);

@@ -926,7 +926,7 @@ static void test_conn_request_timeout(void)
 	MUST(fx_start(&cfg) == 0);
 	F.stop_on_close = 1;
 	MUST((fd = dial()) >= 0);
-	MUST(pl_io_write_full(fd, "\5\0\0\0ab", 6, 1000) == 6); /* 3 bytes short */
+	MUST(pl_fd_write_full(fd, "\5\0\0\0ab", 6, 1000) == 6); /* 3 bytes short */
 	CHECK_EQ_INT(pl_loop_run(F.loop), 0);
 	CHECK_EQ_INT(F.reason, PL_CLOSE_SLOW);
 	CHECK_EQ_INT(F.requests, 0);

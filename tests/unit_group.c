@@ -39,8 +39,8 @@ static int ask(int fd, int timeout_ms)
 {
 	char got[6];
 
-	return pl_io_write_full(fd, "\2\0\0\0hi", 6, timeout_ms) == 6 &&
-	       pl_io_read_full(fd, got, 6, timeout_ms) == 6 && memcmp(got, "\2\0\0\0hi", 6) == 0;
+	return pl_fd_write_full(fd, "\2\0\0\0hi", 6, timeout_ms) == 6 &&
+	       pl_fd_read_full(fd, got, 6, timeout_ms) == 6 && memcmp(got, "\2\0\0\0hi", 6) == 0;
 }
 
 /* CLIENTS connections each get an answer; then each sends one more request
@@ -58,12 +58,12 @@ static void *run_clients(void *arg)
 	}
 	for (int i = 0; i < CLIENTS; i++)
 		if (fd[i] >= 0)
-			pl_io_write_full(fd[i], "\2\0\0\0hi", 6, 2000);
+			pl_fd_write_full(fd[i], "\2\0\0\0hi", 6, 2000);
 	(void)!write(k->go, "x", 1);
 	for (int i = 0; i < CLIENTS; i++) {
 		if (fd[i] < 0)
 			continue;
-		k->drained += pl_io_read_full(fd[i], got, sizeof(got), 5000) == 6;
+		k->drained += pl_fd_read_full(fd[i], got, sizeof(got), 5000) == 6;
 		close(fd[i]);
 	}
 	return NULL;

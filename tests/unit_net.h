@@ -109,9 +109,9 @@ static inline int net_send(int fd, const void *msg, size_t n)
 {
 	uint8_t head[4] = { (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24) };
 
-	if (pl_io_write_full(fd, head, 4, 2000) != 4)
+	if (pl_fd_write_full(fd, head, 4, 2000) != 4)
 		return -1;
-	return n && pl_io_write_full(fd, msg, n, 2000) != (ssize_t)n ? -1 : 0;
+	return n && pl_fd_write_full(fd, msg, n, 2000) != (ssize_t)n ? -1 : 0;
 }
 
 static inline int net_send_str(int fd, const char *s) { return net_send(fd, s, strlen(s)); }
@@ -121,7 +121,7 @@ static inline int net_send_str(int fd, const char *s) { return net_send(fd, s, s
 static inline long net_recv(int fd, char *buf, size_t cap, int timeout_ms)
 {
 	uint8_t head[4];
-	ssize_t r = pl_io_read_full(fd, head, 4, timeout_ms);
+	ssize_t r = pl_fd_read_full(fd, head, 4, timeout_ms);
 	size_t n;
 
 	if (r == 0)
@@ -131,7 +131,7 @@ static inline long net_recv(int fd, char *buf, size_t cap, int timeout_ms)
 	n = (size_t)head[0] | (size_t)head[1] << 8 | (size_t)head[2] << 16 | (size_t)head[3] << 24;
 	if (n >= cap)
 		return -1;
-	if (n && pl_io_read_full(fd, buf, n, timeout_ms) != (ssize_t)n)
+	if (n && pl_fd_read_full(fd, buf, n, timeout_ms) != (ssize_t)n)
 		return -1;
 	buf[n] = '\0';
 	return (long)n;

@@ -64,13 +64,13 @@ static void test_server_close_from_own_callback(void)
 	char buf[16];
 
 	/* two requests in one write: the second must not run after the close */
-	CHECK(pl_io_write_full(cfd, "\2\0\0\0hi\2\0\0\0hi", 12, 1000) == 12);
+	CHECK(pl_fd_write_full(cfd, "\2\0\0\0hi\2\0\0\0hi", 12, 1000) == 12);
 	CHECK(pl_loop_run(loop) == 0);
 	CHECK_EQ_INT(x.requests, 1);
 	CHECK_EQ_INT(x.closes, 1);
 	CHECK_EQ_INT(x.last_reason, PL_CLOSE_APP);
 	CHECK_EQ_INT(x.reply_after_close, -EPIPE);
-	CHECK_EQ_INT(pl_io_read_full(cfd, buf, sizeof(buf), 1000), 0); /* closed, nothing sent */
+	CHECK_EQ_INT(pl_fd_read_full(cfd, buf, sizeof(buf), 1000), 0); /* closed, nothing sent */
 	CHECK_EQ_INT(pl_server_stats(x.srv)->closed[PL_CLOSE_APP], 1);
 	close(cfd);
 	pl_server_free(x.srv);
@@ -104,7 +104,7 @@ static void test_server_clients_get_nodelay(void)
 	struct ctx x = { 0 };
 	int cfd = serve_one(&loop, &x, check_nodelay);
 
-	CHECK(pl_io_write_full(cfd, "\2\0\0\0hi", 6, 1000) == 6);
+	CHECK(pl_fd_write_full(cfd, "\2\0\0\0hi", 6, 1000) == 6);
 	CHECK(pl_loop_run(loop) == 0);
 	CHECK_EQ_INT(x.requests, 1);
 	close(cfd);

@@ -1,5 +1,6 @@
 /* loop.c - epoll, a timer heap and a signalfd in one loop. */
 #include "parley/loop.h"
+#include "parley/clock.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -7,7 +8,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 256
@@ -42,22 +42,6 @@ struct pl_loop {
 	struct epoll_event events[MAX_EVENTS]; /* preallocated: nothing per iteration */
 };
 
-static long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int pl_loop_new(struct pl_loop **out)
 {
 	struct pl_loop *l = calloc(1, sizeof(*l));
@@ -72,7 +56,7 @@ int pl_loop_new(struct pl_loop **out)
 	}
 	l->sigio.fd = -1;
 	sigemptyset(&l->sigmask);
-	l->now = mono_ms();
+	l->now = pl_clock_ms();
 	*out = l;
 	return 0;
 }
@@ -353,12 +337,12 @@ static int wait_events(struct pl_loop *l)
 	int timeout = poll_timeout(l);
 
 	if (l->spin_ns && timeout != 0) {
-		long long end = mono_ns() + l->spin_ns;
+		long long end = pl_clock_ns() + l->spin_ns;
 		do {
 			int n = epoll_wait(l->epfd, l->events, MAX_EVENTS, 0);
 			if (n != 0)
 				return n;
-		} while (mono_ns() < end);
+		} while (pl_clock_ns() < end);
 	}
 	return epoll_wait(l->epfd, l->events, MAX_EVENTS, timeout);
 }
@@ -371,7 +355,7 @@ int pl_loop_run(struct pl_loop *l)
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		l->now = mono_ms();
+		l->now = pl_clock_ms();
 		for (int i = 0; i < n; i++) {
 			struct pl_io *io = l->events[i].data.ptr;
 			uint32_t e = l->events[i].events;

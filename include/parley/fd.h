@@ -1,11 +1,13 @@
 /*
- * io.h - whole-buffer reads and writes for blocking descriptors.
+ * fd.h - whole-buffer reads and writes for blocking descriptors.
  *
  * They loop over partial transfers and EINTR, keep end-of-file apart from
  * errors, and can bound the wait with a deadline (poll before each call).
+ * For code outside an event loop (a simple client, a test peer); inside
+ * one, pl_io_* in loop.h are the handles for non-blocking descriptors.
  */
-#ifndef PARLEY_IO_H
-#define PARLEY_IO_H
+#ifndef PARLEY_FD_H
+#define PARLEY_FD_H
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -15,15 +17,12 @@
  * count when the peer closed (0 at once), or -errno (-ETIMEDOUT when
  * timeout_ms >= 0 passed with the buffer still short).
  */
-ssize_t pl_io_read_full(int fd, void *buf, size_t n, int timeout_ms);
+ssize_t pl_fd_read_full(int fd, void *buf, size_t n, int timeout_ms);
 
 /*
  * Writes all n bytes, never raising SIGPIPE on sockets.  Returns n or -errno
  * (-EPIPE when the peer has gone, -ETIMEDOUT as above).
  */
-ssize_t pl_io_write_full(int fd, const void *buf, size_t n, int timeout_ms);
-
-/* Monotonic clock in milliseconds. */
-long long pl_io_now_ms(void);
+ssize_t pl_fd_write_full(int fd, const void *buf, size_t n, int timeout_ms);
 
 #endif

@@ -1,26 +1,18 @@
-/* io.c - whole-buffer blocking I/O with EINTR, short transfers and deadlines. */
-#include "parley/io.h"
+/* fd.c - whole-buffer blocking I/O with EINTR, short transfers and deadlines. */
+#include "parley/fd.h"
+#include "parley/clock.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-long long pl_io_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits for fd to be ready before the deadline; 0, -ETIMEDOUT or -errno. */
 static int wait_ready(int fd, short ev, long long deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = ev };
-		long long left = deadline - pl_io_now_ms();
+		long long left = deadline - pl_clock_ms();
 		int r;
 
 		if (left < 0)
@@ -35,9 +27,9 @@ static int wait_ready(int fd, short ev, long long deadline)
 	}
 }
 
-ssize_t pl_io_read_full(int fd, void *buf, size_t n, int timeout_ms)
+ssize_t pl_fd_read_full(int fd, void *buf, size_t n, int timeout_ms)
 {
-	long long deadline = timeout_ms >= 0 ? pl_io_now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms >= 0 ? pl_clock_ms() + timeout_ms : 0;
 	size_t got = 0;
 
 	while (got < n) {
@@ -64,9 +56,9 @@ ssize_t pl_io_read_full(int fd, void *buf, size_t n, int timeout_ms)
 	return (ssize_t)got;
 }
 
-ssize_t pl_io_write_full(int fd, const void *buf, size_t n, int timeout_ms)
+ssize_t pl_fd_write_full(int fd, const void *buf, size_t n, int timeout_ms)
 {
-	long long deadline = timeout_ms >= 0 ? pl_io_now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms >= 0 ? pl_clock_ms() + timeout_ms : 0;
 	size_t done = 0;
 	int sock = 1;
 
