@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <parley/parley.h>
 
 #define CAP (256 * 1024) /* bytes queued towards one side before the other pauses */
@@ -39,11 +38,10 @@ static void on_drain(struct pl_conn *c, void *arg)
 		pl_conn_resume(partner(c));
 }
 
-/* c's peer sent its last byte: the FIN follows once those bytes have left. */
 static void on_eof(struct pl_conn *c, void *arg)
 {
 	(void)arg;
-	if (partner(c))
+	if (partner(c)) /* c's peer sent its last byte: a FIN after those bytes */
 		pl_conn_shutdown(partner(c));
 }
 
@@ -57,6 +55,7 @@ static void side_closed(struct pl_conn *c, enum pl_close_reason why, int err, vo
 	(void)why, (void)err, (void)arg;
 	*(c == p->down ? &p->down : &p->up) = NULL;
 	if (o) {
+		pl_conn_release(o); /* the stream is over: a graceful stop may close o */
 		pl_conn_resume(o);
 		pl_conn_shutdown(o); /* if that closes o at once, its side_closed frees p */
 	} else if (!p->connecting) {
@@ -80,7 +79,8 @@ static void on_connected(struct pl_conn *up, const struct pl_connect_report *r, 
 	}
 	p->up = up;
 	pl_conn_set_data(up, p);
-	pl_conn_resume(p->down); /* what it sent meanwhile waited in the kernel */
+	pl_conn_hold(down); /* a graceful stop waits for the stream to end */
+	pl_conn_resume(down); /* what it sent meanwhile waited in the kernel */
 }
 
 static void on_event(const struct pl_server_event *ev, void *arg)
@@ -107,7 +107,7 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 static void on_stop(struct pl_loop *loop, int signo, void *server)
 {
 	(void)loop, (void)signo;
-	pl_server_shutdown(server); /* a pair closes once quiet: a stream may be cut */
+	pl_server_shutdown(server); /* streams still open get the drain timeout */
 }
 
 int main(int argc, char **argv)

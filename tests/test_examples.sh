@@ -118,6 +118,18 @@ test_ex_proxy_200_pairs() {
 	stop_server
 }
 
+# SIGTERM while a stream is open: it is not cut (pl_conn_hold), it ends when
+# its two sides do, and then the proxy exits 0.
+test_ex_proxy_sigterm_lets_streams_finish() {
+	start_server --proto raw --echo -q 127.0.0.1:0
+	start_example proxy 127.0.0.1:0 "$ADDR"
+	expect_eq "$(rawpeer -t 5000 "$EX_ADDR" w:hello rb:5 kill:"$EX_PID":15 sleep:200 w:world rb:5 shut eof 2>&1)" \
+		$'raw: hello\nraw: world\neof' "the stream outlived the SIGTERM"
+	wait "$EX_PID"
+	expect_eq "$?" 0 "exit status after SIGTERM"
+	stop_server
+}
+
 test_ex_proxy_usage() {
 	"$EXAMPLES/proxy" 2>/dev/null
 	expect_eq "$?" 2 "no arguments"
