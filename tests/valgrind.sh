@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/valgrind.sh - the integration tests with parley-server and
-# parley-client running under valgrind memcheck (make valgrind).  A valgrind
+# parley-client running under valgrind memcheck (make valgrind), and the
+# connection layer's unit tests.  A valgrind
 # error or a definite leak makes the program exit 99, so the test fails.
 # Tests that time the server (CPU ticks, drain deadlines) are left out: valgrind
 # slows it 20-50x.  Ends with "N passed, N failed".
@@ -22,7 +23,17 @@ W
 done
 ln -s "$PWD/build/parley-bench" "$vg/parley-bench"
 for f in build/tests/*; do ln -s "$PWD/$f" "$vg/tests/"; done
-rm -f "$vg"/tests/unit_* # unit tests run natively in make test / make asan
+rm -f "$vg"/tests/unit_* # unit tests run natively in make test / make asan,
+# but the connection layer's run here too: closing from every callback is
+# where a use after free or a leak would hide
+for u in unit_conn unit_client; do
+	cat >"$vg/tests/$u" <<W
+#!/bin/sh
+exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite "$PWD/build/tests/$u" "\$@"
+W
+	chmod +x "$vg/tests/$u"
+done
 # left out: timing (CPU ticks, deadlines), RSS bounds (valgrind's own memory
 # counts), LD_PRELOAD fault shims (valgrind has its own preloads), and
 # bulk/bench/storm runs that would take minutes under valgrind, and
