@@ -150,9 +150,67 @@ static void test_connect_reports_bind_failure(void)
 	close(fd);
 }
 
+struct sent {
+	struct pl_addr target;
+	size_t unsent;
+	int called, peer_ok;
+};
+
+static void no_reply(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)c;
+	(void)msg;
+	(void)len;
+	(void)arg;
+}
+
+static void send_and_close(struct pl_conn *c, const struct pl_connect_report *r, void *arg)
+{
+	struct sent *s = arg;
+
+	(void)r;
+	s->called = 1;
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	s->peer_ok = pl_addr_equal(pl_conn_peer(c), &s->target);
+	CHECK_EQ_INT(pl_conn_send(c, "hi", 2), 0);
+	s->unsent = pl_conn_unsent(c);
+	pl_conn_close(c); /* drops unsent output: none is left */
+}
+
+/* A client's send outside a batch (here its connect callback) is written
+ * at once, not a turn of the loop later; its peer is the address it
+ * connected to. */
+static void test_client_send_outside_batch_is_written_at_once(void)
+{
+	struct pl_conn_config cfg = { .on_request = no_reply };
+	struct pl_loop *loop;
+	struct pl_client *cl;
+	struct sent s = { 0 };
+	int lfd = live(&s.target), afd;
+	char buf[16];
+
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_client_new(loop, &cfg, &cl) == 0);
+	CHECK(pl_client_connect(cl, &s.target, 1, NULL, send_and_close, &s, NULL) == 0);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK(s.called && s.peer_ok);
+	CHECK_EQ_INT(s.unsent, 0);
+	afd = accept(lfd, NULL, NULL);
+	CHECK(afd >= 0);
+	CHECK_EQ_INT(pl_io_read_full(afd, buf, sizeof(buf), 1000), 6);
+	CHECK(memcmp(buf, "\2\0\0\0hi", 6) == 0);
+	close(afd);
+	close(lfd);
+	pl_client_free(cl);
+	pl_loop_free(loop);
+}
+
 static const struct unit_test tests[] = {
 	T(test_connect_race_skips_unanswering_first_address),
 	T(test_connect_sequential_waits_for_timeout), T(test_connect_failure_starts_next_at_once),
 	T(test_connect_all_fail_reports_last), T(test_connect_reports_bind_failure),
+	T(test_client_send_outside_batch_is_written_at_once),
 };
 UNIT_MAIN(tests)

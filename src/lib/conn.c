@@ -248,6 +248,7 @@ static void charge(struct pl_conn *c)
 /* ---- sending ---- */
 
 static void update_interest(struct pl_conn *c);
+static int flush(struct pl_conn *c);
 
 int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 {
@@ -269,6 +270,13 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 	if (b == &c->out && was_empty)
 		output_waits(c);
 	if (b == &c->out && x->current != c) {
+		/* no batch is being served (a client's request from a timer or a
+		 * connect callback): with nothing queued before it, the message
+		 * is written now, as uv_write does, rather than a turn of the
+		 * loop later, after arming PL_WRITE and disarming it again.  A
+		 * batch's scratch must stay untouched: not while one is served. */
+		if (was_empty && !x->current && flush(c) < 0)
+			return -EPIPE;
 		update_interest(c);
 		charge(c);
 	}
@@ -276,8 +284,6 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 }
 
 int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len) { return pl_conn_send(c, msg, len); }
-
-static int flush(struct pl_conn *c);
 
 /*
  * Hands out whole requests from p[0..n), whose first `scanned` bytes are
