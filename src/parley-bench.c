@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "parley/buf.h"
 #include "parley/client.h"
 #include "parley/frame.h"
 #include "parley/hist.h"
