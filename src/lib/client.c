@@ -74,7 +74,13 @@ static void on_race(int fd, const struct pl_connect_report *r, void *arg)
 		fail.winner = r->n;
 		p->cb(NULL, &fail, p->arg);
 	} else {
+		/* requests sent from the callback leave in one write after it,
+		 * not one each (the sends are outside any other batch) */
+		if (c)
+			conn_batch_begin(c);
 		p->cb(c, r, p->arg);
+		if (c)
+			conn_batch_end(c);
 	}
 	free(p);
 }

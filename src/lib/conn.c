@@ -382,6 +382,16 @@ int conn_quiet(const struct pl_conn *c)
 	return c->eof || recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
 }
 
+void conn_batch_begin(struct pl_conn *c) { c->x->current = c; }
+
+void conn_batch_end(struct pl_conn *c)
+{
+	if (c->closing || flush(c) < 0)
+		return;
+	update_interest(c);
+	charge(c);
+}
+
 static void update_interest(struct pl_conn *c)
 {
 	unsigned want = 0, was = c->io.events;
