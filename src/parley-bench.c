@@ -417,7 +417,8 @@ static void holding(struct bench *b)
 	}
 }
 
-/* c has connected: what waited for it goes, and load fills its pipeline. */
+/* c has connected: what waited for it goes, and load fills its pipeline,
+ * all in one write (the connect callback is a batch). */
 static void conn_ready(struct conn *c)
 {
 	struct bench *b = c->b;
