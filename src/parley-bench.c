@@ -1,6 +1,7 @@
 /* parley-bench - a load generator for request/response servers. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "cli.h"
 #include "parley/buf.h"
 #include "parley/clock.h"
+#include "parley/client.h"
 #include "parley/frame.h"
 #include "parley/hist.h"
 #include "parley/loop.h"
@@ -26,15 +28,14 @@
 enum mode { MODE_LOAD, MODE_CHURN, MODE_CONNECT_ONLY };
 
 struct conn {
-	struct pl_io io;
 	struct bench *b;
-	struct pl_buf out;      /* request bytes not yet written */
-	struct pl_decoder dec;  /* len and line replies */
+	struct pl_conn *pc;     /* the open connection, or NULL */
+	struct pl_connecting *pending; /* the connect in progress, or NULL */
+	size_t queued;          /* requests waiting for the connect to finish */
 	size_t raw_got;         /* raw: bytes of the current reply */
 	int raw_bad;            /* raw: the current reply differs from --expect */
 	uint64_t *times;        /* ring: start time (ns) of each request in flight */
 	size_t head, n, cap;
-	int connecting;
 	long long opened_ns;    /* when the connect started */
 	struct pl_timer retry;  /* the next attempt after a failed connect */
 	unsigned failures;      /* failed connects in a row, for the pause */
@@ -54,21 +55,22 @@ struct bench {
 	size_t reply_size;       /* raw */
 	int json, quiet;
 	int churn_reset;         /* --reset: churn closes with RST, no TIME_WAIT */
-	/* the request, framed, and what a reply must be */
-	uint8_t *req, *payload;
-	size_t req_len, payload_len;
+	/* the request (the connections frame it) and what a reply must be */
+	uint8_t *payload;
+	size_t payload_len;
 	uint8_t *expect;
 	size_t expect_len;
 	int check_content, check_len;
 	/* run state */
 	struct pl_loop *loop;
+	struct pl_client *client;
 	struct pl_hist *hist;
 	struct conn *c;
 	struct pl_addr target;
 	uint64_t issued, done, wrong, missing, connect_errors;
 	uint64_t churned;        /* connections that completed their request */
 	uint64_t inflight;       /* requests sent and not answered, all connections */
-	unsigned alive, connecting; /* connections with an fd; of them, not yet connected */
+	unsigned alive, connecting; /* connections open or connecting; of them, connecting */
 	unsigned waiting;        /* connections waiting to retry a failed connect */
 	int connect_warned, timeout_warned, holding, draining;
 	long long start_ns, end_ns, stop_sending_ms;
@@ -157,36 +159,21 @@ static uint64_t pop_time(struct conn *c)
 }
 
 static void finish_if_done(struct bench *b);
-static void conn_close(struct conn *c);
 
-static void flush_out(struct conn *c)
+/* Queues one request on c: sent at once on an open connection (a failure
+ * closes it, and on_close counts the request missing), or when the
+ * connect in progress finishes. */
+static void send_request(struct conn *c, uint64_t t)
 {
 	struct bench *b = c->b;
 
-	while (pl_buf_len(&c->out)) {
-		ssize_t n = send(c->io.fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
-		if (n > 0) {
-			pl_buf_consume(&c->out, (size_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN) {
-			conn_close(c);
-			return;
-		}
-		break;
-	}
-	pl_io_start(b->loop, &c->io, PL_READ | (pl_buf_len(&c->out) ? PL_WRITE : 0));
-}
-
-static void send_request(struct conn *c, uint64_t t)
-{
-	if (pl_buf_append(&c->out, c->b->req, c->b->req_len) < 0)
-		cli_die(1, "out of memory");
 	push_time(c, t);
-	c->b->issued++;
-	c->b->inflight++;
+	b->issued++;
+	b->inflight++;
+	if (c->pc)
+		pl_conn_send(c->pc, b->payload, b->payload_len);
+	else
+		c->queued++;
 }
 
 /* One reply is complete: its latency counts, and whether it was right. */
@@ -252,98 +239,105 @@ static void refill(struct conn *c)
 
 	if (b->rate > 0)
 		return; /* the open-loop schedule sends, not replies */
-	while (c->n < b->depth && sending_allowed(b))
+	/* a failed send closes the connection: then nothing more goes */
+	while (c->pc && c->n < b->depth && sending_allowed(b))
 		send_request(c, (uint64_t)pl_clock_ns());
 }
 
-static void on_readable(struct conn *c)
+/* Churn got its reply: the connection closes (--reset: with a reset, so
+ * no local port waits in TIME_WAIT), and on_close opens the next. */
+static void churn_done(struct conn *c)
 {
-	struct bench *b = c->b;
-	uint8_t buf[65536];
-	ssize_t n = recv(c->io.fd, buf, sizeof(buf), 0);
-	struct pl_frame f;
-	int r;
+	struct linger lg = { 1, 0 };
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	c->b->churned++;
+	if (c->b->churn_reset)
+		setsockopt(pl_conn_fd(c->pc), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	pl_conn_close(c->pc);
+}
+
+/* A reply arrived on c's connection (raw: whatever one read brought).
+ * Sends made here leave together, in one write after the batch. */
+static void on_reply(struct pl_conn *pc, const uint8_t *msg, size_t len, void *arg)
+{
+	struct conn *c = pl_conn_data(pc);
+	struct bench *b = arg;
+
+	if (b->proto != PL_PROTO_RAW) {
+		check_reply(c, msg, len);
+	} else if (on_raw(c, msg, len) < 0) {
+		pl_conn_close(pc);
 		return;
-	if (n <= 0) {
-		conn_close(c);
-		return;
-	}
-	if (b->proto == PL_PROTO_RAW) {
-		if (on_raw(c, buf, (size_t)n) < 0) {
-			conn_close(c);
-			return;
-		}
-	} else {
-		if (pl_decoder_feed(&c->dec, buf, (size_t)n) < 0)
-			cli_die(1, "out of memory");
-		while ((r = pl_decoder_next(&c->dec, &f)) == 1)
-			check_reply(c, f.msg, f.len);
-		if (r < 0) {
-			b->wrong++;
-			conn_close(c);
-			return;
-		}
 	}
 	if (b->mode == MODE_CHURN && c->n == 0) {
-		b->churned++;
-		if (b->churn_reset) {
-			struct linger lg = { 1, 0 };
-			setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		}
-		conn_close(c);
+		churn_done(c);
 		return;
 	}
 	refill(c);
-	flush_out(c);
 	finish_if_done(b);
+}
+
+/* The server ended its side: no reply can come any more, so the requests
+ * in flight are missing now, whatever is still unsent. */
+static void on_eof(struct pl_conn *pc, void *arg)
+{
+	(void)arg;
+	pl_conn_close(pc);
 }
 
 static void start_conn(struct conn *c);
 
 /* Takes back requests queued on a connection that never connected: they
- * were not sent, so they are neither in flight nor, at conn_drop, missing. */
+ * were not sent, so they are neither in flight nor, at conn_lost, missing. */
 static void unsend(struct conn *c)
 {
 	c->b->issued -= c->n;
 	c->b->inflight -= c->n;
-	c->n = 0;
+	c->n = c->queued = 0;
 }
 
-/* Closes c's socket, if it has one; the requests in flight on it are missing. */
-static void conn_drop(struct conn *c)
+/* c's connection or connect is gone: the requests in flight on it are missing. */
+static void conn_lost(struct conn *c)
 {
 	struct bench *b = c->b;
 
-	if (c->io.fd < 0)
-		return;
 	b->missing += c->n;
 	b->inflight -= c->n;
-	c->n = c->head = 0;
+	c->n = c->head = c->queued = 0;
 	c->raw_got = c->raw_bad = 0;
-	pl_io_close(b->loop, &c->io); /* never duplicated: no EPOLL_CTL_DEL needed */
+	c->pc = NULL;
 	b->alive--;
-	if (c->connecting) {
-		c->connecting = 0;
-		b->connecting--;
-	}
-	pl_buf_free(&c->out);
-	pl_decoder_free(&c->dec);
-	pl_decoder_init(&c->dec, b->proto, 0xffffffffu);
 }
 
-/* A connected connection ended: the peer closed it, an error, or churn got
- * its reply.  Churn opens the next one at once; should that connect fail,
- * its retry waits for a timer, so this never recurses. */
-static void conn_close(struct conn *c)
+/* A connection ended: the peer closed it, an error, a reply timed out, or
+ * churn got its reply.  Churn opens the next one at once; should that
+ * connect fail, its retry waits for a timer, so this never recurses. */
+static void on_close(struct pl_conn *pc, enum pl_close_reason why, int err, void *arg)
 {
-	struct bench *b = c->b;
+	struct conn *c = pl_conn_data(pc);
+	struct bench *b = arg;
 
-	conn_drop(c);
+	(void)err;
+	if (why == PL_CLOSE_OVERSIZE)
+		b->wrong++; /* a reply over 4 GiB: replies and requests are out of step */
+	conn_lost(c);
 	if (b->mode == MODE_CHURN && sending_allowed(b))
 		start_conn(c);
 	finish_if_done(b);
+}
+
+/* The run is over: what is still in flight on c, or waits for its
+ * connect, is missing. */
+static void conn_drop(struct conn *c)
+{
+	if (c->pending) {
+		pl_client_cancel(c->pending);
+		c->pending = NULL;
+		c->b->connecting--;
+		conn_lost(c);
+	} else if (c->pc) {
+		pl_conn_close(c->pc); /* on_close counts it */
+	}
 }
 
 /* The pause before the Nth retry in a row: 1, 2, 4 ... RETRY_MAX_MS. */
@@ -368,10 +362,11 @@ static int may_retry(const struct conn *c)
 }
 
 /*
- * A connect failed (refused, unreachable, no descriptor or port left): it
- * is counted, said once, and tried again from a timer after a pause that
- * doubles up to RETRY_MAX_MS, so an address with nothing behind it costs a
- * few attempts a second, not a busy loop or a recursion per attempt.
+ * A connect failed (refused, unreachable, timed out, no descriptor or
+ * port left): it is counted, said once, and tried again from a timer after
+ * a pause that doubles up to RETRY_MAX_MS, so an address with nothing
+ * behind it costs a few attempts a second, not a busy loop or a recursion
+ * per attempt.
  */
 static void connect_failed(struct conn *c, int err)
 {
@@ -383,7 +378,6 @@ static void connect_failed(struct conn *c, int err)
 		cli_warn("connect to %s: %s", cli_addr_str(&b->target), strerror(err));
 	}
 	unsend(c);
-	conn_drop(c);
 	if (c->failures++ == 0) /* the loop reads the same clock, pl_clock_ms */
 		c->failing_since_ms = c->opened_ns / 1000000;
 	if (may_retry(c)) {
@@ -417,105 +411,72 @@ static void holding(struct bench *b)
 	}
 }
 
-/* c has connected: what it waits to send can go. */
+/* c has connected: what waited for it goes, and load fills its pipeline,
+ * all in one write (the connect callback is a batch). */
 static void conn_ready(struct conn *c)
 {
 	struct bench *b = c->b;
 
 	c->failures = 0;
-	c->connecting = 0;
-	b->connecting--;
 	if (b->mode == MODE_CONNECT_ONLY) {
-		pl_io_start(b->loop, &c->io, PL_READ);
 		if (!b->holding && b->alive - b->connecting == b->conns)
 			holding(b);
 		return;
 	}
+	/* a failed send closes the connection (the rest is then missing), and
+	 * churn may have queued the next connection's request by the time it
+	 * returns: count down first */
+	while (c->queued && c->pc) {
+		c->queued--;
+		pl_conn_send(c->pc, b->payload, b->payload_len);
+	}
 	if (b->mode == MODE_LOAD)
-		refill(c); /* churn queued its request already */
-	flush_out(c);
+		refill(c);
 }
 
-static void on_conn(struct pl_loop *loop, struct pl_io *io, unsigned ev)
+static void on_connected(struct pl_conn *pc, const struct pl_connect_report *r, void *arg)
 {
-	struct conn *c = (struct conn *)io;
+	struct conn *c = arg;
 
-	(void)loop;
-	if (c->connecting) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err)
-			connect_failed(c, err);
-		else
-			conn_ready(c);
+	c->pending = NULL;
+	c->b->connecting--;
+	if (!pc) {
+		c->b->alive--;
+		connect_failed(c, -r->err);
 		return;
 	}
-	if (ev & PL_WRITE)
-		flush_out(c);
-	if (io->fd >= 0 && ev & (PL_READ | PL_ERROR))
-		on_readable(c);
+	c->pc = pc;
+	pl_conn_set_data(pc, c);
+	conn_ready(c);
 }
 
-/* Churn sends its request at once: over loopback the handshake is usually
- * done when connect returns, so most connections cost socket, connect,
- * send, one epoll_ctl, recv and close; only the rest wait for writability. */
-static void churn_send(struct conn *c)
+/* -t bounds a connect as it does a reply (the race takes an int). */
+static int connect_timeout_ms(const struct bench *b)
 {
-	ssize_t n;
-
-	send_request(c, (uint64_t)c->opened_ns);
-	n = send(c->io.fd, pl_buf_head(&c->out), pl_buf_len(&c->out), MSG_NOSIGNAL);
-	if (n >= 0) {
-		pl_buf_consume(&c->out, (size_t)n);
-		conn_ready(c);
-	} else if (errno == EAGAIN || errno == ENOTCONN || errno == EINPROGRESS) {
-		pl_io_start(c->b->loop, &c->io, PL_WRITE);
-	} else {
-		connect_failed(c, errno);
-	}
+	return b->timeout_ms < INT_MAX ? (int)b->timeout_ms : INT_MAX;
 }
 
 /*
- * Opens c with a non-blocking connect, so a slow or silent address holds up
- * nothing else.  Load connections get TCP_NODELAY, so pipelined requests do
- * not wait on Nagle; churn's one request never would.  The generator's own
- * cost per connection is what bounds churn on a small machine.
+ * Opens c with a connect in the loop, so a slow or silent address holds up
+ * nothing else.  Churn queues its one request at once: its latency counts
+ * from here, the connect included.
  */
 static void start_conn(struct conn *c)
 {
 	struct bench *b = c->b;
-	int family = pl_addr_sa_family(&b->target), fd, r;
-	struct sockaddr_storage ss;
-	socklen_t len;
+	struct pl_connect_opts o = { .timeout_ms = connect_timeout_ms(b) };
+	int r;
 
 	c->opened_ns = pl_clock_ns();
-	pl_addr_to_sockaddr(&b->target, &ss, &len);
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		connect_failed(c, errno);
+	r = pl_client_connect(b->client, &b->target, 1, &o, on_connected, c, &c->pending);
+	if (r < 0) {
+		connect_failed(c, -r);
 		return;
 	}
-	if (b->mode == MODE_LOAD && family != AF_UNIX)
-		pl_sock_nodelay(fd);
-	r = connect(fd, (struct sockaddr *)&ss, len);
-	if (r < 0 && errno != EINPROGRESS) {
-		int err = errno;
-		close(fd);
-		connect_failed(c, err);
-		return;
-	}
-	pl_io_init(&c->io, fd, on_conn, c);
 	b->alive++;
-	c->connecting = 1;
 	b->connecting++;
 	if (b->mode == MODE_CHURN)
-		churn_send(c);
-	else if (r == 0)
-		conn_ready(c);
-	else
-		pl_io_start(b->loop, &c->io, PL_WRITE);
+		send_request(c, (uint64_t)c->opened_ns);
 }
 
 /* How many connections to open: a short -n run no more than it fills. */
@@ -553,12 +514,12 @@ static void finish_if_done(struct bench *b)
 	finish(b);
 }
 
-/* Open loop: the next connection with a socket, in turn, or NULL. */
+/* Open loop: the next connection open or connecting, in turn, or NULL. */
 static struct conn *next_open(struct bench *b)
 {
 	for (unsigned i = 0; i < b->conns; i++) {
 		struct conn *c = &b->c[b->next_conn++ % b->conns];
-		if (c->io.fd >= 0)
+		if (c->pc || c->pending)
 			return c;
 	}
 	return NULL;
@@ -579,8 +540,6 @@ static int issue_due(struct bench *b)
 		if (!c)
 			break; /* none is open: they wait to retry their connects */
 		send_request(c, (uint64_t)(b->start_ns + (long long)((double)b->issued * 1e9 / b->rate)));
-		if (!c->connecting)
-			flush_out(c); /* a connecting one sends when it is up */
 	}
 	if (sending_allowed(b))
 		return 1;
@@ -675,7 +634,7 @@ static void reply_timed_out(struct conn *c)
 		cli_warn("%s: no reply within %.3g s", cli_addr_str(&b->target),
 			 (double)b->timeout_ms / 1000.0);
 	}
-	conn_close(c);
+	pl_conn_close(c->pc);
 }
 
 /* How often the sweep looks: a fifth of --timeout, from 10 ms to 1 s, so
@@ -687,8 +646,9 @@ static long long sweep_ms(const struct bench *b)
 	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
 }
 
-/* Gives up the connects and replies that waited --timeout.  Replies come
- * in order, so only each connection's oldest request needs a look. */
+/* Gives up the replies that waited --timeout (a connect's own timeout
+ * covers the connects).  Replies come in order, so only each connection's
+ * oldest request needs a look. */
 static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct bench *b = t->data;
@@ -696,14 +656,26 @@ static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
 
 	for (unsigned i = 0; i < b->conns && !b->stopping; i++) {
 		struct conn *c = &b->c[i];
-		if (c->io.fd < 0)
-			continue;
-		if (c->connecting && now - c->opened_ns >= limit)
-			connect_failed(c, ETIMEDOUT);
-		else if (!c->connecting && c->n && now - (long long)c->times[c->head] >= limit)
+		if (c->pc && c->n && now - (long long)c->times[c->head] >= limit)
 			reply_timed_out(c);
 	}
 	pl_timer_start(loop, t, sweep_ms(b));
+}
+
+/*
+ * The client every connection comes from.  Reading never stops for
+ * unsent requests (out_cap): a server that stops reading while its own
+ * replies wait would otherwise deadlock with us.  Replies may be as long
+ * as their framing allows.
+ */
+static int new_client(struct bench *b)
+{
+	struct pl_conn_config cfg = {
+		.proto = b->proto, .max_msg = UINT32_MAX, .out_cap = SIZE_MAX,
+		.on_request = on_reply, .on_eof = on_eof, .on_close = on_close, .arg = b,
+	};
+
+	return pl_client_new(b->loop, &cfg, &b->client);
 }
 
 static void on_signal(struct pl_loop *loop, int signo, void *arg)
@@ -717,8 +689,6 @@ static void on_signal(struct pl_loop *loop, int signo, void *arg)
 
 static void build_request(struct bench *b, const char *request, size_t size)
 {
-	struct pl_buf framed = { 0 };
-
 	if (request) {
 		b->payload = malloc(strlen(request) + 1);
 		b->payload_len = cli_unescape_opt("--request", request, b->payload);
@@ -732,10 +702,6 @@ static void build_request(struct bench *b, const char *request, size_t size)
 		cli_usage_error("--proto line: a request cannot contain a newline");
 	if (b->proto == PL_PROTO_RAW && b->payload_len == 0)
 		cli_usage_error("--proto raw: an empty request sends nothing, so no reply would come");
-	if (pl_frame_append(b->proto, &framed, b->payload, b->payload_len) < 0)
-		cli_die(1, "out of memory");
-	b->req = pl_buf_head(&framed);
-	b->req_len = pl_buf_len(&framed);
 }
 
 static double us(uint64_t ns) { return (double)ns / 1000.0; }
@@ -941,14 +907,12 @@ int main(int argc, char **argv)
 	if (r < 0)
 		cli_die(1, "resolve %s: %s", b.addr.host, pl_addr_resolve_strerror(r));
 	if (pl_loop_new(&b.loop) < 0 || pl_hist_new(&b.hist) < 0 ||
-	    !(b.c = calloc(b.conns, sizeof(*b.c))))
+	    !(b.c = calloc(b.conns, sizeof(*b.c))) || new_client(&b) < 0)
 		cli_die(1, "out of memory");
 	pl_loop_signal(b.loop, SIGINT, on_signal, &b);
 	pl_loop_signal(b.loop, SIGTERM, on_signal, &b);
 	for (unsigned i = 0; i < b.conns; i++) {
 		b.c[i].b = &b;
-		b.c[i].io.fd = -1;
-		pl_decoder_init(&b.c[i].dec, b.proto, 0xffffffffu);
 		pl_timer_init(&b.c[i].retry, on_retry, &b.c[i]);
 	}
 	pl_timer_init(&b.tick, on_tick, &b);
@@ -972,6 +936,7 @@ int main(int argc, char **argv)
 		pl_loop_run(b.loop);
 	if (!b.end_ns)
 		b.end_ns = pl_clock_ns();
+	b.stopping = 1; /* no closing connection may open another */
 	for (unsigned i = 0; i < b.conns; i++)
 		conn_drop(&b.c[i]); /* what is still in flight is missing */
 	if (pl_timer_active(&b.progress))
@@ -980,15 +945,12 @@ int main(int argc, char **argv)
 	/* a reader that stopped early (| head) is no failure of the run */
 	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
 		cli_die(1, "write to stdout: %s", strerror(errno));
-	for (unsigned i = 0; i < b.conns; i++) {
-		pl_buf_free(&b.c[i].out);
-		pl_decoder_free(&b.c[i].dec);
+	for (unsigned i = 0; i < b.conns; i++)
 		free(b.c[i].times);
-	}
 	if (b.pace.fd >= 0)
 		close(b.pace.fd);
+	pl_client_free(b.client);
 	free(b.c);
-	free(b.req);
 	free(b.payload);
 	if (b.expect != b.payload)
 		free(b.expect);

@@ -147,6 +147,35 @@ static void answer_later(struct pl_loop *l, struct pl_timer *t)
 	CHECK_EQ_INT(pl_conn_reply(c, "three", 5), 0);
 }
 
+static void stay_open(struct pl_conn *c, void *arg) { (void)c, (void)arg; }
+
+static void reply_then_shut(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)arg;
+	F.requests++;
+	CHECK_EQ_INT(pl_conn_send(c, msg, len), 0);
+	CHECK_EQ_INT(pl_conn_shutdown(c), 0);
+}
+
+/* pl_conn_shutdown right after a reply, inside on_request: the reply
+ * (still in the batch) leaves before the FIN, not after it. */
+static void test_conn_shutdown_in_on_request_sends_reply_first(void)
+{
+	struct pl_server_config cfg = { .on_request = reply_then_shut, .on_eof = stay_open };
+	struct net_peer p = { .want_eof = 1 };
+	int fd;
+
+	MUST(fx_start(&cfg) == 0);
+	MUST((fd = dial()) >= 0);
+	MUST(net_send_str(fd, "bye") == 0);
+	MUST(net_peer_start(F.loop, &p, fd) == 0);
+	CHECK_EQ_INT(pl_loop_run(F.loop), 0);
+	CHECK_EQ_INT(F.requests, 1);
+	CHECK_EQ_INT(net_peer_count(&p), 1); /* the reply, then the end */
+	CHECK(net_peer_is(&p, 0, "bye"));
+	fx_end();
+}
+
 /* A reply sent from a timer, after on_request returned, reaches the peer,
  * several sends in order. */
 static void test_conn_reply_from_timer(void)
@@ -1073,6 +1102,7 @@ static void test_conn_drain_timeout_frees_in_drained(void)
 }
 
 static const struct unit_test tests[] = {
+	T(test_conn_shutdown_in_on_request_sends_reply_first),
 	T(test_conn_reply_from_timer),
 	T(test_conn_send_to_another_conn),
 	T(test_conn_reply_after_peer_half_close),

@@ -273,10 +273,136 @@ static void test_client_close_tells_oversize_size(void)
 	close(x.lfd);
 }
 
+struct at_once {
+	int won, won_first; /* the race's callback ran; before after_start's */
+};
+
+static void race_done(int fd, const struct pl_connect_report *r, void *arg)
+{
+	struct at_once *a = arg;
+
+	(void)r;
+	a->won = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+static void after_start(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct at_once *a = t->data;
+
+	(void)loop;
+	a->won_first = a->won;
+}
+
+/* A loopback TCP connect, whose handshake is done when connect returns, is
+ * won in the turn of the loop that starts it, without waiting on epoll for
+ * writability (what a churning client pays per connection).  That is
+ * usual, not certain (a busy machine defers the handshake to ksoftirqd):
+ * one of a few tries must do it. */
+static void test_connect_loopback_is_won_at_once(void)
+{
+	struct pl_addr target;
+	int lfd = live(&target), at_once = 0;
+
+	for (int i = 0; i < 10 && !at_once; i++) {
+		struct pl_loop *loop;
+		struct pl_timer t;
+		struct at_once a = { 0, 0 };
+		CHECK(pl_loop_new(&loop) == 0);
+		CHECK(pl_connect_start(loop, &target, 1, NULL, race_done, &a, NULL) == 0);
+		/* due with the race's own start, so it runs right after it */
+		pl_timer_init(&t, after_start, &a);
+		CHECK(pl_timer_start(loop, &t, 0) == 0);
+		CHECK(pl_loop_run(loop) == 0);
+		CHECK(a.won);
+		at_once += a.won_first;
+		pl_loop_free(loop);
+	}
+	CHECK(at_once);
+	close(lfd);
+}
+
+struct sent {
+	struct pl_addr target;
+	struct pl_conn *c;
+	struct pl_timer later;
+	size_t in_callback, after_batch, at_once;
+	int peer_ok;
+};
+
+static void no_reply(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)c;
+	(void)msg;
+	(void)len;
+	(void)arg;
+}
+
+/* Outside any batch (a timer): a send is written at once. */
+static void send_later(struct pl_loop *loop, struct pl_timer *t)
+{
+	struct sent *s = t->data;
+
+	(void)loop;
+	s->after_batch = pl_conn_unsent(s->c);
+	CHECK_EQ_INT(pl_conn_send(s->c, "yo", 2), 0);
+	s->at_once = pl_conn_unsent(s->c);
+	pl_conn_close(s->c); /* drops unsent output: none is left */
+}
+
+static void send_two(struct pl_conn *c, const struct pl_connect_report *r, void *arg)
+{
+	struct sent *s = arg;
+
+	(void)r;
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	s->c = c;
+	s->peer_ok = pl_addr_equal(pl_conn_peer(c), &s->target);
+	CHECK_EQ_INT(pl_conn_send(c, "hi", 2), 0);
+	CHECK_EQ_INT(pl_conn_send(c, "hi", 2), 0);
+	s->in_callback = pl_conn_unsent(c);
+	CHECK(pl_timer_start(pl_conn_loop(c), &s->later, 0) == 0);
+}
+
+/* What a client's connect callback sends leaves in one write when it
+ * returns, and a send outside any batch (a timer) at once, neither waiting
+ * a turn of the loop for PL_WRITE; the peer is the address connected to. */
+static void test_client_sends_leave_without_waiting(void)
+{
+	struct pl_conn_config cfg = { .on_request = no_reply };
+	struct pl_loop *loop;
+	struct pl_client *cl;
+	struct sent s = { 0 };
+	int lfd = live(&s.target), afd;
+	char buf[32];
+
+	pl_timer_init(&s.later, send_later, &s);
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_client_new(loop, &cfg, &cl) == 0);
+	CHECK(pl_client_connect(cl, &s.target, 1, NULL, send_two, &s, NULL) == 0);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK(s.peer_ok);
+	CHECK_EQ_INT(s.in_callback, 12); /* batched */
+	CHECK_EQ_INT(s.after_batch, 0);
+	CHECK_EQ_INT(s.at_once, 0);
+	afd = accept(lfd, NULL, NULL);
+	CHECK(afd >= 0);
+	CHECK_EQ_INT(pl_fd_read_full(afd, buf, sizeof(buf), 1000), 18);
+	CHECK(memcmp(buf, "\2\0\0\0hi\2\0\0\0hi\2\0\0\0yo", 18) == 0);
+	close(afd);
+	close(lfd);
+	pl_client_free(cl);
+	pl_loop_free(loop);
+}
+
 static const struct unit_test tests[] = {
 	T(test_connect_race_skips_unanswering_first_address),
 	T(test_connect_sequential_waits_for_timeout), T(test_connect_failure_starts_next_at_once),
 	T(test_connect_all_fail_reports_last), T(test_connect_reports_bind_failure),
 	T(test_client_eof_told_with_partial_message_left), T(test_client_close_tells_oversize_size),
+	T(test_connect_loopback_is_won_at_once), T(test_client_sends_leave_without_waiting),
 };
 UNIT_MAIN(tests)

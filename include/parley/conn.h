@@ -91,12 +91,14 @@ struct pl_conn_config {
 };
 
 /*
- * Queues msg, framed by c's protocol; it leaves in the current batch or
- * when the socket is writable.  Callable from any callback of c's loop at
- * any time while c is open, not only from on_request.  0, -EPIPE when c is
- * closing or was shut down (pl_conn_shutdown), -EMSGSIZE over 4 GiB, or
- * -ENOMEM (then c is closing).  Sending past out_cap is allowed: the cap
- * stops reading, not sending.
+ * Queues msg, framed by c's protocol; it leaves in the current batch, at
+ * once when no batch is being served and nothing waits before it, or when
+ * the socket is writable.  Callable from any callback of c's loop at any
+ * time while c is open, not only from on_request.  0, -EPIPE when c is
+ * closing, was shut down (pl_conn_shutdown) or failed writing it at once
+ * (then c is closing: its close was reported inside this call), -EMSGSIZE
+ * over 4 GiB, or -ENOMEM (then c is closing).  Sending past out_cap is
+ * allowed: the cap stops reading, not sending.
  */
 int pl_conn_send(struct pl_conn *c, const void *msg, size_t len);
 /* The same as pl_conn_send: a server's replies. */

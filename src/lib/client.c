@@ -60,16 +60,27 @@ static void on_race(int fd, const struct pl_connect_report *r, void *arg)
 	struct pl_connecting *p = arg;
 	struct pl_client *cl = p->cl;
 	struct pl_conn *c = NULL;
+	struct sockaddr_storage peer;
+	socklen_t len = 0;
 
 	unlink_pending(p);
-	if (fd >= 0 && !(c = conn_open(&cl->x, fd, NULL, 0))) {
+	/* the winner's address is the peer: no getpeername per connection */
+	if (fd >= 0 && pl_addr_to_sockaddr(&r->attempts[r->winner].addr, &peer, &len) < 0)
+		len = 0;
+	if (fd >= 0 && !(c = conn_open(&cl->x, fd, len ? (struct sockaddr *)&peer : NULL, len))) {
 		struct pl_connect_report fail = *r;
 		close(fd);
 		fail.err = -ENOMEM;
 		fail.winner = r->n;
 		p->cb(NULL, &fail, p->arg);
 	} else {
+		/* requests sent from the callback leave in one write after it,
+		 * not one each (the sends are outside any other batch) */
+		if (c)
+			conn_batch_begin(c);
 		p->cb(c, r, p->arg);
+		if (c)
+			conn_batch_end(c);
 	}
 	free(p);
 }

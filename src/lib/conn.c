@@ -261,6 +261,7 @@ static void charge(struct pl_conn *c)
 /* ---- sending ---- */
 
 static void update_interest(struct pl_conn *c);
+static int flush(struct pl_conn *c);
 
 int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 {
@@ -287,6 +288,13 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 	if (unsent(c) > x->cfg.out_cap)
 		c->over = 1;
 	if (b == &c->out && x->current != c) {
+		/* no batch is being served (a client's request from a timer or a
+		 * connect callback): with nothing queued before it, the message
+		 * is written now, as uv_write does, rather than a turn of the
+		 * loop later, after arming PL_WRITE and disarming it again.  A
+		 * batch's scratch must stay untouched: not while one is served. */
+		if (was_empty && !x->current && flush(c) < 0)
+			return -EPIPE;
 		update_interest(c);
 		charge(c);
 	}
@@ -294,8 +302,6 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 }
 
 int pl_conn_reply(struct pl_conn *c, const void *msg, size_t len) { return pl_conn_send(c, msg, len); }
-
-static int flush(struct pl_conn *c);
 
 /*
  * Hands out whole requests from p[0..n), whose first `scanned` bytes are
@@ -392,6 +398,16 @@ int conn_quiet(const struct pl_conn *c)
 		return 0;
 	/* a peek, not FIONREAD: that is not reliable for every socket type */
 	return c->eof || recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+}
+
+void conn_batch_begin(struct pl_conn *c) { c->x->current = c; }
+
+void conn_batch_end(struct pl_conn *c)
+{
+	if (c->closing || flush(c) < 0)
+		return;
+	update_interest(c);
+	charge(c);
 }
 
 static void update_interest(struct pl_conn *c)
@@ -660,6 +676,10 @@ int pl_conn_shutdown(struct pl_conn *c)
 	if (c->shut)
 		return 0;
 	c->shut = 1;
+	/* replies of the batch being served are not in c->out yet: the FIN
+	 * must follow them, so the batch's flush sends it */
+	if (c->x->current == c)
+		return 0;
 	if ((r = finish_shutdown(c)) < 0) {
 		conn_close(c, PL_CLOSE_RESET, r, 0);
 		return r;

@@ -76,5 +76,9 @@ struct pl_conn *conn_open(struct conn_ctx *x, int fd, const struct sockaddr *pee
 void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t size);
 /* No request pending and no reply unsent, in our buffers or the kernel's. */
 int conn_quiet(const struct pl_conn *c);
+/* An owner's callback on c as a batch, as on_request is: what it sends on
+ * c leaves in one write at the end (a client's connect callback). */
+void conn_batch_begin(struct pl_conn *c);
+void conn_batch_end(struct pl_conn *c);
 
 #endif
