@@ -282,11 +282,6 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 	}
 	if (b == &c->out && was_empty)
 		output_waits(c);
-	/* past the cap by sending (a proxy feeding c from another connection's
-	 * callback): on_drain must follow even when the next write takes it
-	 * all, or whoever paused on pl_conn_unsent would wait for ever */
-	if (unsent(c) > x->cfg.out_cap)
-		c->over = 1;
 	if (b == &c->out && x->current != c) {
 		/* no batch is being served (a client's request from a timer or a
 		 * connect callback): with nothing queued before it, the message
@@ -298,6 +293,11 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 		update_interest(c);
 		charge(c);
 	}
+	/* past the cap by sending (a proxy feeding c from another connection's
+	 * callback): on_drain must follow even when the next write takes it
+	 * all, or whoever paused on pl_conn_unsent would wait for ever */
+	if (!c->closing && unsent(c) > x->cfg.out_cap)
+		c->over = 1;
 	return c->closing ? -EPIPE : 0;
 }
 
