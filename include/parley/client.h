@@ -55,8 +55,10 @@ typedef void (*pl_race_cb)(int fd, const struct pl_connect_report *r, void *arg)
 
 /*
  * Starts racing addrs[0..n) (copied) with the options of struct
- * pl_connect_opts (sock.h): per-attempt timeout, stagger, source address,
- * on_attempt reports, nonblock for the winner.  cb runs once, from the
+ * pl_connect_opts (sock.h; copied, source included, but o->bind_failed
+ * is written until cb runs, so it must live that long): per-attempt
+ * timeout, stagger, source address, on_attempt reports, nonblock for the
+ * winner.  cb runs once, from the
  * loop.  *out (may be NULL) is for pl_connect_cancel until then.  0, or
  * -ENOMEM / -EINVAL (n == 0) with cb never called.
  */
@@ -85,9 +87,11 @@ void pl_client_free(struct pl_client *cl);
 
 /*
  * Connects to one of addrs[0..n) as pl_connect_start does (o may be NULL:
- * no timeout, RFC 8305's stagger), then opens a connection on the winner
- * and calls cb with it; from then on it is an ordinary pl_conn.  *out
- * (may be NULL) is for pl_client_cancel until cb runs.  0 or -errno.
+ * no timeout, RFC 8305's stagger; o->nonblock is ignored, the connection
+ * is always non-blocking), then opens a connection on the winner and calls
+ * cb with it; from then on it is an ordinary pl_conn, whose callbacks get
+ * the client's cfg->arg.  *out (may be NULL) is for pl_client_cancel until
+ * cb runs.  0 or -errno (-EINVAL for n == 0, -ENOMEM), with cb never called.
  */
 int pl_client_connect(struct pl_client *cl, const struct pl_addr *addrs, size_t n,
 		      const struct pl_connect_opts *o, pl_connect_cb cb, void *arg,

@@ -32,7 +32,7 @@ struct pl_conn;
 
 /* Why a connection was closed; counted in the owner's stats. */
 enum pl_close_reason {
-	PL_CLOSE_EOF = 0,    /* the peer closed after its last reply */
+	PL_CLOSE_EOF = 0,    /* the peer closed and the output queued for it was sent */
 	PL_CLOSE_RESET,      /* ECONNRESET, EPIPE or another socket error */
 	PL_CLOSE_IDLE,       /* idle timeout */
 	PL_CLOSE_OVERSIZE,   /* a message over max_msg */
@@ -129,8 +129,15 @@ void pl_conn_resume(struct pl_conn *c);
  * another connection, a thread's result): while c is held, a graceful
  * drain (pl_server_shutdown) waits for it as for output already queued,
  * until the drain timeout.  Holds count, up to 2^24 - 1 (more: -EOVERFLOW);
- * pl_conn_release drops one, after the answer was sent.  Both are no-ops
- * on a closing connection.
+ * pl_conn_release drops one, after the answer was sent.  pl_conn_hold
+ * returns 0 otherwise.  Both are no-ops on a closing connection (hold then
+ * returns 0), and pl_conn_release on a connection not held does nothing.
+ *
+ * A hold delays only the drain: it does not keep c open when the peer
+ * ends its direction.  With on_eof NULL, c closes (PL_CLOSE_EOF) once the
+ * output queued so far is sent, and answers still owed are lost; a server
+ * that answers later and must serve a client that half-closes sets on_eof
+ * and calls pl_conn_shutdown after its last answer (examples/delayed-reply.c).
  */
 int pl_conn_hold(struct pl_conn *c);
 void pl_conn_release(struct pl_conn *c);
@@ -149,6 +156,7 @@ void *pl_conn_data(const struct pl_conn *c);
  * ("unix:(unnamed)").
  */
 const struct pl_addr *pl_conn_peer(const struct pl_conn *c);
+/* c's socket (the library owns and closes it), and the loop c runs on. */
 int pl_conn_fd(const struct pl_conn *c);
 struct pl_loop *pl_conn_loop(const struct pl_conn *c);
 

@@ -13,6 +13,10 @@
 #include <sys/types.h>
 
 /*
+ * timeout_ms bounds the whole call: < 0 waits for ever, 0 fails at once
+ * with -ETIMEDOUT when the descriptor is not ready (unlike
+ * pl_connect_opts.timeout_ms, where <= 0 means no limit).
+ *
  * Reads exactly n bytes unless end-of-file comes first.  Returns n, a smaller
  * count when the peer closed (0 at once), or -errno (-ETIMEDOUT when
  * timeout_ms >= 0 passed with the buffer still short).

@@ -83,6 +83,7 @@ struct pl_decoder {
 	size_t scanned; /* leading bytes known to hold no line end */
 };
 
+/* max: the longest message accepted; 0: PL_FRAME_MAX_DEFAULT. */
 void pl_decoder_init(struct pl_decoder *d, enum pl_proto proto, uint32_t max);
 int pl_decoder_feed(struct pl_decoder *d, const void *p, size_t n); /* 0 or -ENOMEM */
 /*

@@ -7,7 +7,8 @@
  * binary heap ordered by (deadline, start order), so equal deadlines fire in
  * the order they were started, and a timer may be restarted or stopped from
  * its own callback.  Signals arrive through a signalfd: the loop blocks them
- * for the process and delivers them as ordinary callbacks.
+ * in the thread that calls pl_loop_signal (and so in threads it starts
+ * afterwards) and delivers them as ordinary callbacks.
  */
 #ifndef PARLEY_LOOP_H
 #define PARLEY_LOOP_H
@@ -57,7 +58,8 @@ struct pl_closing {
 /* Creates a loop.  0 or -errno. */
 int pl_loop_new(struct pl_loop **out);
 /* Frees the loop; handles still registered are forgotten, not closed;
- * close callbacks still queued (pl_loop_close) run first. */
+ * close callbacks still queued (pl_loop_close) run first.  Signals taken
+ * with pl_loop_signal are unblocked again in the calling thread. */
 void pl_loop_free(struct pl_loop *loop);
 
 /* Runs until pl_loop_stop, or until nothing is registered at all.  0 or -errno. */

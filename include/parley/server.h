@@ -48,7 +48,9 @@ enum pl_server_event_type {
 struct pl_server_event {
 	enum pl_server_event_type type;
 	struct pl_conn *conn;       /* OPEN, CLOSE */
-	const struct pl_addr *peer; /* OPEN, CLOSE, REJECT */
+	/* OPEN, CLOSE, REJECT; valid during the callback only, and a call to
+	 * pl_conn_peer in it (on any connection) overwrites it: copy it to keep it */
+	const struct pl_addr *peer;
 	enum pl_close_reason reason;
 	int err;
 	uint64_t size;
@@ -122,15 +124,17 @@ void pl_server_free(struct pl_server *s);
  */
 int pl_server_listen_fd(struct pl_server *s, int fd);
 /*
- * The same for a listener someone else made and keeps (systemd socket
- * activation): its Unix socket file is left in place.  0 or -errno.
+ * The same for a listener someone else made (systemd socket activation):
+ * the server owns and closes fd as above, but its Unix socket file is left
+ * in place.  0 or -errno.
  */
 int pl_server_adopt_fd(struct pl_server *s, int fd);
 
 /*
  * Graceful stop: closes the listeners, then each connection once it has no
- * request pending and no reply unsent; after drain_timeout_ms the rest are
- * closed.  The loop is stopped when the last connection is gone.
+ * request pending, no reply unsent and no hold (pl_conn_hold, conn.h);
+ * after drain_timeout_ms the rest are closed.  When the last connection is
+ * gone, on_event gets PL_EV_DRAINED and the loop is stopped.
  */
 void pl_server_shutdown(struct pl_server *s);
 

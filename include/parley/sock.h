@@ -61,7 +61,7 @@ void pl_listen_unlink(int fd, unsigned long ino);
  * -EINVAL when LISTEN_FDS is not a number of descriptors, -ENOTSOCK when fd
  * *bad (may be NULL) is not a listening socket.
  *
- * Touches the process's environment, as sd_listen_fds(1) does: once
+ * Touches the process's environment, as sd_listen_fds(3) does: once
  * LISTEN_FDS is read, LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset,
  * so children do not take the descriptors for theirs (on -EINVAL they are
  * left as they were, for a message to quote).  unsetenv is not thread-safe:
