@@ -176,6 +176,47 @@ static void test_conn_shutdown_in_on_request_sends_reply_first(void)
 	fx_end();
 }
 
+static void hold_request(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)msg, (void)len, (void)arg;
+	F.requests++;
+	CHECK_EQ_INT(pl_conn_hold(c), 0);
+	later.data = c;
+	CHECK_EQ_INT(pl_timer_start(F.loop, &later, 30), 0);
+}
+
+static void answer_and_release(struct pl_loop *l, struct pl_timer *t)
+{
+	struct pl_conn *c = t->data;
+
+	(void)l;
+	MUST(F.conn == c); /* the peer's end did not close it: it is held */
+	CHECK_EQ_INT(pl_conn_send(c, "held", 4), 0);
+	pl_conn_release(c);
+}
+
+/* Without on_eof, a held connection outlives the peer's end: the answer
+ * sent later still arrives, then the connection closes as eof. */
+static void test_conn_hold_outlasts_peer_eof(void)
+{
+	struct pl_server_config cfg = { .on_request = hold_request };
+	struct net_peer p = { .want_eof = 1 };
+	int fd;
+
+	MUST(fx_start(&cfg) == 0);
+	pl_timer_init(&later, answer_and_release, NULL);
+	MUST((fd = dial()) >= 0);
+	MUST(net_send_str(fd, "q") == 0);
+	MUST(shutdown(fd, SHUT_WR) == 0);
+	MUST(net_peer_start(F.loop, &p, fd) == 0);
+	CHECK_EQ_INT(pl_loop_run(F.loop), 0);
+	CHECK_EQ_INT(net_peer_count(&p), 1);
+	CHECK(net_peer_is(&p, 0, "held"));
+	CHECK_EQ_INT(F.closes, 1);
+	CHECK_EQ_INT(F.reason, PL_CLOSE_EOF);
+	fx_end();
+}
+
 /* A reply sent from a timer, after on_request returned, reaches the peer,
  * several sends in order. */
 static void test_conn_reply_from_timer(void)
@@ -1103,6 +1144,7 @@ static void test_conn_drain_timeout_frees_in_drained(void)
 }
 
 static const struct unit_test tests[] = {
+	T(test_conn_hold_outlasts_peer_eof),
 	T(test_conn_shutdown_in_on_request_sends_reply_first),
 	T(test_conn_reply_from_timer),
 	T(test_conn_send_to_another_conn),

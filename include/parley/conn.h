@@ -78,7 +78,8 @@ struct pl_conn_config {
 	/*
 	 * The peer ended its direction (read returned end of stream) and every
 	 * whole message before it was handed out.  NULL: close (PL_CLOSE_EOF)
-	 * once the output is sent, as a request/response server does.  Set:
+	 * once the output is sent and no hold is left (pl_conn_hold), as a
+	 * request/response server does.  Set:
 	 * c stays open for sending until pl_conn_shutdown or pl_conn_close;
 	 * once both directions are done it closes with PL_CLOSE_EOF.
 	 */
@@ -133,11 +134,10 @@ void pl_conn_resume(struct pl_conn *c);
  * returns 0 otherwise.  Both are no-ops on a closing connection (hold then
  * returns 0), and pl_conn_release on a connection not held does nothing.
  *
- * A hold delays only the drain: it does not keep c open when the peer
- * ends its direction.  With on_eof NULL, c closes (PL_CLOSE_EOF) once the
- * output queued so far is sent, and answers still owed are lost; a server
- * that answers later and must serve a client that half-closes sets on_eof
- * and calls pl_conn_shutdown after its last answer (examples/delayed-reply.c).
+ * A hold also outlasts the peer's end: with on_eof NULL, a held c whose
+ * peer ended its direction stays open until the last release, then
+ * closes (PL_CLOSE_EOF) once its output is sent, so a client that sends
+ * its request and half-closes (nc -N) still gets the answer.
  */
 int pl_conn_hold(struct pl_conn *c);
 void pl_conn_release(struct pl_conn *c);

@@ -436,7 +436,8 @@ static void update_interest(struct pl_conn *c)
 /* The end of both directions, or of the peer's with nobody to tell. */
 static int ended(const struct pl_conn *c)
 {
-	if (!c->eof || pl_buf_len(&c->out))
+	/* a held connection still owes answers: the peer's end does not end it */
+	if (!c->eof || pl_buf_len(&c->out) || c->held)
 		return 0;
 	return !c->x->cfg.on_eof || c->shut_done;
 }
@@ -648,7 +649,11 @@ static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 		conn_close(c, PL_CLOSE_IDLE, -ETIMEDOUT, 0);
 		return;
 	}
-	/* released while draining: the next iteration sees whether it is done */
+	/* released after the peer's end, or while draining: done now? */
+	if (ended(c)) {
+		conn_close(c, PL_CLOSE_EOF, 0, 0);
+		return;
+	}
 	if (c->x->draining && conn_quiet(c)) {
 		conn_close(c, PL_CLOSE_SHUTDOWN, 0, 0);
 		return;
@@ -729,7 +734,7 @@ void pl_conn_release(struct pl_conn *c)
 	if (c->closing || !c->held)
 		return;
 	/* checked from the timer, not here: the caller may be c's own callback */
-	if (--c->held == 0 && c->x->draining)
+	if (--c->held == 0 && (c->x->draining || c->eof))
 		check_by(c, pl_loop_now(c->x->loop));
 }
 
