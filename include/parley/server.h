@@ -120,7 +120,8 @@ void pl_server_free(struct pl_server *s);
 
 /*
  * Serves on a listening fd (made non-blocking here); the server owns it and,
- * for a Unix path, removes the socket file when it closes.  0 or -errno.
+ * for a Unix path, removes the socket file when it closes.  0 or -errno:
+ * on an error fd is still the caller's to close.
  */
 int pl_server_listen_fd(struct pl_server *s, int fd);
 /*

@@ -238,8 +238,13 @@ static int add_listener(struct pl_server *s, int fd, int owned)
 	}
 	for (size_t i = 0; i < s->nls; i++)
 		if ((r = pl_io_start(s->x.loop, &s->ls[i].io, PL_READ)) < 0)
-			return r;
-	return ls ? 0 : -ENOMEM;
+			break;
+	/* on any failure the new fd stays the caller's: the server forgets it */
+	if (ls && r < 0 && s->ls[--s->nls].io.events)
+		pl_io_stop(s->x.loop, &s->ls[s->nls].io);
+	if (r < 0)
+		pause_accepting(s, 1); /* the others are retried from the timer */
+	return r < 0 ? r : ls ? 0 : -ENOMEM;
 }
 
 int pl_server_listen_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 1); }
