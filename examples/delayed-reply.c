@@ -142,7 +142,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if ((fd = pl_listen(&bound, &lo)) < 0) {
-		fprintf(stderr, "delayed-reply: listen: %s\n", strerror(-fd));
+		pl_addr_format(&bound, text, sizeof(text));
+		fprintf(stderr, "delayed-reply: listen on %s: %s\n", text, strerror(-fd));
 		return 1;
 	}
 	if (pl_loop_new(&loop) < 0 || pl_server_new(loop, &cfg, &srv) < 0 ||

@@ -213,6 +213,14 @@ test_ex_delayed_usage() {
 	expect_eq "$?" 2 "two addresses"
 }
 
+# A listen error names the program, the address and the cause (it said
+# "delayed-reply: listen: Cannot assign requested address", no address).
+test_ex_delayed_listen_error_names_address() {
+	local err
+	err=$("$EXAMPLES/delayed-reply" 192.0.2.1:7000 2>&1)
+	expect_eq "$?:$err" "1:delayed-reply: listen on 192.0.2.1:7000: Cannot assign requested address"
+}
+
 # More requests at once than it queues per client (1024): it stops reading
 # that client, resumes as replies leave, and still answers all, in order.
 test_ex_delayed_past_its_queue_limit() {
