@@ -136,8 +136,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: delayed-reply [ADDRESS]\n");
 		return 2;
 	}
-	if ((fd = pl_listen(&addr, &lo)) < 0) {
-		fprintf(stderr, "delayed-reply: listen: %s\n", strerror(-fd));
+	/* a host name listens on its first address, as parley-server's does */
+	if ((fd = pl_addr_resolve(&addr, PL_FAMILY_ANY, &bound, 1, &(size_t){ 0 })) < 0) {
+		fprintf(stderr, "delayed-reply: %s: %s\n", argv[1], pl_addr_resolve_strerror(fd));
+		return 1;
+	}
+	if ((fd = pl_listen(&bound, &lo)) < 0) {
+		pl_addr_format(&bound, text, sizeof(text));
+		fprintf(stderr, "delayed-reply: listen on %s: %s\n", text, strerror(-fd));
 		return 1;
 	}
 	if (pl_loop_new(&loop) < 0 || pl_server_new(loop, &cfg, &srv) < 0 ||

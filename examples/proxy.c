@@ -13,7 +13,7 @@
 struct pair { struct pl_conn *down, *up; struct pl_connecting *connecting; };
 
 static struct pl_addr targets[16]; /* UPSTREAM, resolved once at start */
-static size_t ntargets;
+static size_t ntargets, nlisten;
 static struct pl_client *upstreams;
 
 static struct pl_conn *other(struct pair *p, struct pl_conn *c) { return c == p->down ? p->up : p->down; }
@@ -117,8 +117,7 @@ int main(int argc, char **argv)
 	struct pl_conn_config uc = { .proto = PL_PROTO_RAW, .out_cap = CAP, .on_request = on_bytes,
 				     .on_eof = on_eof, .on_drain = on_drain, .on_close = side_closed };
 	struct pl_addr la, ua, bound;
-	struct pl_loop *loop;
-	struct pl_server *srv;
+	struct pl_loop *loop; struct pl_server *srv;
 	char text[PL_ADDR_TEXT_MAX];
 	int fd, r;
 
@@ -127,10 +126,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: proxy LISTEN UPSTREAM   (addresses as parley-server takes them)\n");
 		return 2;
 	}
-	/* a name is resolved once, here: getaddrinfo would stall the loop */
+	/* names resolve once, here (getaddrinfo would stall the loop); LISTEN's first */
 	if ((r = pl_addr_resolve(&ua, PL_FAMILY_ANY, targets, 16, &ntargets)) < 0 ||
-	    (fd = pl_listen(&la, &(struct pl_listen_opts){ .nonblock = 1 })) < 0) {
-		fprintf(stderr, "proxy: %s: %s\n", argv[r < 0 ? 2 : 1],
+	    (r = pl_addr_resolve(&la, PL_FAMILY_ANY, &bound, 1, &nlisten)) < 0 ||
+	    (fd = pl_listen(&bound, &(struct pl_listen_opts){ .nonblock = 1 })) < 0) {
+		fprintf(stderr, "proxy: %s: %s\n", argv[r < 0 && !ntargets ? 2 : 1],
 			r < 0 ? pl_addr_resolve_strerror(r) : strerror(-fd));
 		return 1;
 	}

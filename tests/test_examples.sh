@@ -139,6 +139,20 @@ test_ex_proxy_usage() {
 	expect_eq "$?" 2 "three arguments"
 }
 
+# LISTEN may be a host name, as parley-server takes it (its first address):
+# both examples listened on the unresolved name and failed with "Address
+# family not supported by protocol".
+test_ex_listen_on_a_host_name() {
+	start_server --proto raw --echo -q 127.0.0.1:0
+	start_example proxy localhost:0 "$ADDR"
+	expect_eq "$(rawpeer "$EX_ADDR" w:hi rb:2)" "raw: hi" "through a proxy listening on localhost"
+	stop_example
+	start_example delayed-reply localhost:0
+	expect_eq "$(rawpeer "$EX_ADDR" m:hi r:1)" "reply: hi" "delayed-reply listening on localhost"
+	stop_example
+	stop_server
+}
+
 test_ex_proxy_is_short() {
 	local n
 	n=$(wc -l <"$TOP/examples/proxy.c")
@@ -197,6 +211,14 @@ test_ex_delayed_sigterm_waits_for_owed_replies() {
 test_ex_delayed_usage() {
 	"$EXAMPLES/delayed-reply" a b 2>/dev/null
 	expect_eq "$?" 2 "two addresses"
+}
+
+# A listen error names the program, the address and the cause (it said
+# "delayed-reply: listen: Cannot assign requested address", no address).
+test_ex_delayed_listen_error_names_address() {
+	local err
+	err=$("$EXAMPLES/delayed-reply" 192.0.2.1:7000 2>&1)
+	expect_eq "$?:$err" "1:delayed-reply: listen on 192.0.2.1:7000: Cannot assign requested address"
 }
 
 # More requests at once than it queues per client (1024): it stops reading
