@@ -11,6 +11,7 @@
 
 #define DELAY_MS 50
 #define MAX_PENDING 1024 /* replies owed to one client before it stops being read */
+#define MAX_BYTES (1 << 20) /* ... or bytes of them (one message may pass it) */
 
 struct pending {
 	struct pending *next;
@@ -24,20 +25,24 @@ struct client {
 	struct pl_conn *conn;
 	struct pending *head, **tail;
 	unsigned n;
+	size_t bytes;          /* of the pending replies */
 	int eof;               /* the client sent its last request */
 };
+
+static int full(const struct client *cl) { return cl->n >= MAX_PENDING || cl->bytes >= MAX_BYTES; }
 
 static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct client *cl = t->data;
 	struct pending *p;
-	int full = cl->n >= MAX_PENDING, r;
+	int was_full = full(cl), r;
 
 	/* same delay for all: due times come in arrival order, so replies do too */
 	while ((p = cl->head) && p->due <= pl_loop_now(loop)) {
 		if (!(cl->head = p->next))
 			cl->tail = &cl->head;
 		r = pl_conn_send(cl->conn, p->msg, p->len);
+		cl->bytes -= p->len;
 		free(p);
 		if (r < 0)
 			return; /* closing: its close event has freed cl */
@@ -48,7 +53,7 @@ static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 		pl_timer_start(loop, t, cl->head->due - pl_loop_now(loop));
 	else if (cl->eof)
 		pl_conn_shutdown(cl->conn); /* all answered: FIN once they have left */
-	if (full && cl->n < MAX_PENDING && !cl->eof)
+	if (was_full && !full(cl) && !cl->eof)
 		pl_conn_resume(cl->conn); /* last: failing, it closes c and frees cl */
 }
 
@@ -69,7 +74,9 @@ static void on_request(struct pl_conn *c, const uint8_t *msg, size_t len, void *
 	cl->tail = &p->next;
 	if (cl->n == 0)
 		pl_conn_hold(c); /* a graceful stop waits for what we owe */
-	if (++cl->n == MAX_PENDING)
+	cl->n++;
+	cl->bytes += len;
+	if (full(cl))
 		pl_conn_pause(c); /* memory per client stays bounded */
 	if (!pl_timer_active(&cl->timer))
 		pl_timer_start(loop, &cl->timer, DELAY_MS);
