@@ -41,8 +41,8 @@ static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 	while ((p = cl->head) && p->due <= pl_loop_now(loop)) {
 		if (!(cl->head = p->next))
 			cl->tail = &cl->head;
+		cl->bytes -= p->len; /* first: a failed send frees cl */
 		r = pl_conn_send(cl->conn, p->msg, p->len);
-		cl->bytes -= p->len;
 		free(p);
 		if (r < 0)
 			return; /* closing: its close event has freed cl */
