@@ -831,7 +831,7 @@ static void parse(struct bench *b, int argc, char **argv)
 		{ "quiet", 'q', no_argument, 0 },           { "help", 'h', no_argument, 0 },
 		{ "version", 'V', no_argument, 0 },         { 0 },
 	};
-	struct cli_getopt g;
+	struct cli_getopt g = { 0 }; /* zeroed for cppcheck: cli_getopt_init fills it */
 	const char *request = NULL, *expect = NULL;
 	size_t size = 5;
 	unsigned given = 0;

@@ -836,7 +836,7 @@ int main(int argc, char **argv)
 		{ "quit", 0, required_argument, 2 },      { "escapes", 'E', no_argument, 0 },
 		{ 0 },
 	};
-	struct cli_getopt g;
+	struct cli_getopt g = { 0 }; /* zeroed for cppcheck: cli_getopt_init fills it */
 	static char *def_msgs[] = { "hello" };
 	char **args;
 	struct client c = { .proto = PL_PROTO_LEN, .max_msg = PL_FRAME_MAX_DEFAULT,

@@ -232,7 +232,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "max-memory", 0, required_argument, 12 },  { "help", 'h', no_argument, 0 },
 		{ "version", 'V', no_argument, 0 },          { 0 },
 	};
-	struct cli_getopt g;
+	struct cli_getopt g = { 0 }; /* zeroed for cppcheck: cli_getopt_init fills it */
 	const char *reply = NULL;
 	int ch;
 
