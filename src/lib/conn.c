@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "parley/sock.h"
@@ -58,14 +57,11 @@ void conn_ctx_free(struct conn_ctx *x)
 const struct pl_addr *pl_conn_peer(const struct pl_conn *c)
 {
 	struct pl_addr *a = &c->x->peer_text;
-	struct sockaddr_un su;
-	socklen_t len = sizeof(su);
 
 	if (c->peer.sin6_family == AF_UNIX) {
-		/* an outbound connection's peer has the path we connected to */
-		if (getpeername(c->io.fd, (struct sockaddr *)&su, &len) == 0 &&
-		    len > offsetof(struct sockaddr_un, sun_path) &&
-		    pl_addr_from_sockaddr(a, (struct sockaddr *)&su, len) == 0)
+		/* asked of the socket: an outbound connection's peer has the path
+		 * we connected to, an accepted client is unnamed */
+		if (pl_addr_peer(c->io.fd, a) == 0)
 			return a;
 	} else if (pl_addr_from_sockaddr(a, (const struct sockaddr *)&c->peer, sizeof(c->peer)) == 0) {
 		return a;
