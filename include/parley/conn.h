@@ -43,6 +43,8 @@ enum pl_close_reason {
 	PL_CLOSE_STALLED,    /* unsent output made no progress for send_timeout */
 	PL_CLOSE_SLOW,       /* a request not complete request_timeout after its first byte */
 	PL_CLOSE_MEMORY,     /* evicted: the servers' buffers passed max_memory */
+	PL_CLOSE_TLS,        /* the TLS handshake or a record failed (tls.h says why) */
+	PL_CLOSE_DENIED,     /* refused by the access rules (acl.h), before any byte */
 	PL_CLOSE_REASONS
 };
 
@@ -167,5 +169,7 @@ struct pl_loop *pl_conn_loop(const struct pl_conn *c);
  * a transport (t is then not taken).
  */
 int pl_conn_set_transport(struct pl_conn *c, struct pl_transport *t);
+/* c's transport, NULL for the plain socket. */
+struct pl_transport *pl_conn_transport(const struct pl_conn *c);
 
 #endif

@@ -131,6 +131,14 @@ int pl_server_listen_fd(struct pl_server *s, int fd);
  */
 int pl_server_adopt_fd(struct pl_server *s, int fd);
 
+struct pl_tls;
+/*
+ * The connections accepted on listener fd (already given to
+ * pl_server_listen_fd or pl_server_adopt_fd) speak TLS with t, which
+ * must outlive the server.  0, or -ENOENT when fd is not s's listener.
+ */
+int pl_server_set_tls(struct pl_server *s, int fd, struct pl_tls *t);
+
 /*
  * Graceful stop: closes the listeners, then each connection once it has no
  * request pending, no reply unsent and no hold (pl_conn_hold, conn.h);

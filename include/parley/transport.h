@@ -12,6 +12,8 @@
  * Every op runs on the connection's loop thread.  Ops return counts or
  * -errno like the system calls they replace, with -EAGAIN for "not now":
  * the connection then waits for the socket events that events() asks for.
+ * -EPROTO means the transport's own protocol failed (a TLS alert, a bad
+ * certificate): the connection closes with PL_CLOSE_TLS, not RESET.
  */
 #ifndef PARLEY_TRANSPORT_H
 #define PARLEY_TRANSPORT_H
@@ -37,6 +39,10 @@ struct pl_transport_ops {
 	 * connection wants; a handshake may need the other one.  May be NULL:
 	 * the same. */
 	unsigned (*events)(const struct pl_transport *t, unsigned want);
+	/* The loop time (pl_loop_now's clock, ms) by which t must have got
+	 * somewhere, a handshake say, or -1 for none: past it the connection
+	 * closes with -ETIMEDOUT.  May be NULL: none. */
+	long long (*deadline)(const struct pl_transport *t);
 	/* Frees t; the connection closes the fd itself afterwards. */
 	void (*free)(struct pl_transport *t);
 };

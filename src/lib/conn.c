@@ -17,7 +17,7 @@
 
 static const char *const reason_names[PL_CLOSE_REASONS] = {
 	"eof", "reset", "idle", "oversize", "limit", "shutdown", "app", "nomem", "stalled",
-	"slow", "memory",
+	"slow", "memory", "tls", "denied",
 };
 
 const char *pl_close_reason_name(enum pl_close_reason r)
@@ -76,6 +76,8 @@ uint64_t pl_conn_close_size(const struct pl_conn *c) { return c->x->close_size; 
 struct pl_loop *pl_conn_loop(const struct pl_conn *c) { return c->x->loop; }
 void pl_conn_set_data(struct pl_conn *c, void *data) { c->data = data; }
 void *pl_conn_data(const struct pl_conn *c) { return c->data; }
+
+struct pl_transport *pl_conn_transport(const struct pl_conn *c) { return c->tp; }
 
 int pl_conn_set_transport(struct pl_conn *c, struct pl_transport *t)
 {
