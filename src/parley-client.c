@@ -849,7 +849,7 @@ int main(int argc, char **argv)
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
 	signal(SIGPIPE, SIG_IGN); /* a reset peer is an error to report; see stdout_gone */
-	cli_getopt_init(&g, opts);
+	cli_getopt_init(&g, opts, NULL);
 	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
