@@ -142,7 +142,7 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->size);
 			log_event(1, "oversize", (const char *[]){ "peer", peer, "#size", num, NULL },
 				  "%s: message of %s bytes exceeds --max-msg %u; closing", peer, num,
-				  o->cfg.max_msg);
+				  o->cfg.max_msg ? o->cfg.max_msg : PL_FRAME_MAX_DEFAULT);
 		}
 		if (ev->reason == PL_CLOSE_MEMORY) {
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->size);

@@ -157,8 +157,6 @@ static void free_conn(struct pl_closing *h)
 
 	pl_buf_free(&c->in);
 	pl_buf_free(&c->out);
-	if (c->tp)
-		c->tp->ops->free(c->tp);
 	free(c);
 }
 
@@ -192,6 +190,11 @@ void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t s
 	 * client's on_close calling pl_client_free): touch only c and loop
 	 * from here on */
 	x->owner->closed(x, c, why, err, size);
+	/* before the fd goes: a TLS close_notify may still be sent on it */
+	if (c->tp) {
+		c->tp->ops->free(c->tp);
+		c->tp = NULL;
+	}
 	close(c->io.fd);
 	/* freed after the iteration: events for it may still be in this batch */
 	pl_loop_close(loop, &c->dead, free_conn);

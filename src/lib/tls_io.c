@@ -78,6 +78,15 @@ static void note_done(struct tls_tp *t)
 	}
 }
 
+/* The peer's FIN without a close_notify: a truncation once talking, most
+ * likely no TLS at all before. */
+static void eof_words(struct tls_tp *t)
+{
+	snprintf(t->why, sizeof(t->why), "%s",
+		 t->done ? "peer closed without close_notify"
+			 : "peer closed during the handshake (not a TLS port?)");
+}
+
 /* Words for an SSL_ERROR_SSL, from what OpenSSL left in its queue. */
 static void describe(struct tls_tp *t)
 {
@@ -92,7 +101,7 @@ static void describe(struct tls_tp *t)
 	else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 		snprintf(t->why, sizeof(t->why), "peer did not send a certificate");
 	else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		snprintf(t->why, sizeof(t->why), "peer closed without close_notify");
+		eof_words(t);
 	else if (ERR_GET_LIB(e) == ERR_LIB_SSL && reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED)
 		snprintf(t->why, sizeof(t->why), "the peer requires a certificate (alert certificate required)");
 	else if ((s = e ? ERR_reason_error_string(e) : NULL))
@@ -130,7 +139,7 @@ static int step(struct tls_tp *t, int r, unsigned *wants)
 			return failed(t, -EPROTO);
 		}
 		if (saved == 0 || saved == EAGAIN) {
-			snprintf(t->why, sizeof(t->why), "peer closed without close_notify");
+			eof_words(t);
 			return failed(t, -EPROTO);
 		}
 		snprintf(t->why, sizeof(t->why), "%s", strerror(saved));
