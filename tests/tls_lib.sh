@@ -25,6 +25,7 @@ need_tls() {
 		mv -T "$C.new.$$" "$C" 2>/dev/null || rm -rf "$C.new.$$"
 	fi
 	SRV_TLS=(--tls-cert "$C/server.pem" --tls-key "$C/server.key")
+	S_CLIENT=(openssl s_client -quiet -no_ign_eof -verify_return_error -CAfile "$C/ca.pem")
 }
 
 # need_python: tests/tlspeer.py needs python3 (its ssl module).
@@ -35,15 +36,25 @@ need_python() {
 
 tlspeer() { python3 "$TOP/tests/tlspeer.py" "$@"; }
 
-# tls_survived: survived (lib.sh: a fresh client, idle CPU, bounded RSS) on
-# the server's plain listener, ADDRS[1], and a TLS client still served on ADDR.
+# tls_survived [--proto P] [CLIENT_TLS_ARGS...]: "survive" checked (as
+# survived in lib.sh, which speaks only len): after whatever a test did, a
+# fresh TLS client is served on ADDR and a plain one on the server's second
+# listener, ADDRS[1], and the server idles (at most 2 clock ticks in 0.5 s)
+# with its RSS under 64 MiB.
 tls_survived() {
+	local common=() c0 c1 rss
+	if [ "${1:-}" = --proto ]; then common=(--proto "$2"); shift 2; fi
 	[ ${#ADDRS[@]} -ge 2 ] || fail "tls_survived needs a plain listener second"
-	expect_eq "$(client --tls-ca "$C/ca.pem" "$ADDR" 2>&1)" "server says: world" "a fresh TLS client"
-	local tls_addr=$ADDR
-	ADDR=${ADDRS[1]}
-	survived "$@"
-	ADDR=$tls_addr
+	expect_eq "$(client "${common[@]}" --tls-ca "$C/ca.pem" "$@" "$ADDR" 2>&1)" "server says: world" \
+		"a fresh TLS client"
+	expect_eq "$(client "${common[@]}" "${ADDRS[1]}" 2>&1)" "server says: world" "a fresh plain client"
+	[ -n "${UNDER_VALGRIND:-}" ] && return
+	c0=$(cpu_ticks "$SRV_PID")
+	sleep 0.5
+	c1=$(cpu_ticks "$SRV_PID")
+	[ $((c1 - c0)) -le 2 ] || fail "server used $((c1 - c0)) ticks in 0.5 s while waiting"
+	rss=$(rss_kib "$SRV_PID")
+	[ "$rss" -lt 65536 ] || fail "server RSS $rss KiB, over 64 MiB"
 }
 
 # A TCP port that was free a moment ago (for tools that cannot report port 0).
@@ -98,18 +109,31 @@ peer_end() {
 }
 
 # s_client ARGS...: openssl s_client trusting the test CA, failing on a
-# verification error, quiet (only the application data on stdout)
-s_client() {
-	openssl s_client -quiet -no_ign_eof -verify_return_error -CAfile "$C/ca.pem" "$@"
+# verification error, quiet (only the application data on stdout), ending
+# at its stdin's end.  S_CLIENT is the command, for peer_start (a function
+# would put a shell between the test and openssl, and kill -9 on it).
+s_client() { "${S_CLIENT[@]}" "$@"; }
+
+# s_client_hello ARGS...: s_client says hello to a --proto line server on
+# fifos (peer_start) and must get world back, then exit 0 at stdin's end.
+s_client_hello() {
+	peer_start "${S_CLIENT[@]}" "$@"
+	peer_say hello
+	peer_expect '^world$'
+	peer_end
+	expect_eq "$PEER_RC" 0 "s_client exit: $(cat "$T/peer.err")"
 }
 
-# wait_file FILE REGEX: waits (each line bounded at 10 s) until FILE, which
-# a background process writes, has a line matching REGEX; sets LOG_LINE.
+# wait_file FILE REGEX [N]: waits (each line bounded at 10 s) until FILE,
+# which a background process writes, has N (default 1) lines matching
+# REGEX; sets LOG_LINE to the last.
 wait_file() {
+	local n=0
 	while IFS= read -r -t 10 LOG_LINE; do
-		[[ "$LOG_LINE" =~ $2 ]] && return 0
+		[[ "$LOG_LINE" =~ $2 ]] && n=$((n + 1))
+		[ "$n" -ge "${3:-1}" ] && return 0
 	done < <(exec tail -n +1 -f --pid=$$ "$1")
-	fail "$(basename "$1") has no line matching /$2/"
+	fail "$(basename "$1") has $n of ${3:-1} lines matching /$2/"
 }
 
 # wait_log REGEX: wait_file on the server's stderr.

@@ -22,7 +22,8 @@ CMDs (TEXT takes C escapes \\n \\r \\t \\0 \\\\ \\xHH):
   xfer:N     write N pattern bytes while reading them back (an echo server);
              prints "xfer ok N" or where they differ
   info       print "version=V alpn=A peer=SUBJECT" (A, SUBJECT may be empty)
-  close      close the socket without close_notify
+  close      close the socket without close_notify (else the end of the CMDs
+             sends one)
   eof        read until the end: prints "eof" (close_notify, then FIN), "eof
              without close_notify", "reset", "timeout" or "alert: REASON"
   stall      (first CMD, instead of the handshake) send a ClientHello, read
@@ -160,7 +161,10 @@ def xfer(s, n):
 
 
 def run(s, cmds):
+    """Runs cmds; at the end, a peer that did not close sends close_notify,
+    as a well-behaved client does."""
     pending = [b'']
+    ended = False
     for cmd in cmds:
         name, _, arg = cmd.partition(':')
         if name == 'w':
@@ -192,6 +196,7 @@ def run(s, cmds):
             s.close()  # Python's close never calls SSL_shutdown: no close_notify
             return
         elif name == 'eof':
+            ended = True
             try:
                 while True:
                     if not s.recv(65536):
@@ -211,6 +216,11 @@ def run(s, cmds):
             say(arg)
         else:
             sys.exit('tlspeer: unknown command ' + cmd)
+    if not ended:
+        try:
+            s.unwrap()
+        except (ssl.SSLError, OSError):
+            pass  # the server closed without its own close_notify
 
 
 def main(argv):
