@@ -55,6 +55,10 @@ test_tls_unix_listener() {
 	err=$(client --tls-ca "$C/ca.pem" --tls-servername other.test "$ADDR" 2>&1)
 	expect_eq "$?" 1 "the name given must match"
 	expect_match "$err" "^parley-client: tls:unix:$T/s\\.sock: (certificate verify failed: )?hostname mismatch$"
+	# no name to check on a Unix socket without one (docs/SECURITY.md): the chain only
+	expect_eq "$(client --tls-ca "$C/ca.pem" "$ADDR")" "server says: world" "without --tls-servername"
+	err=$(client --tls-ca "$C/ca2.pem" "$ADDR" 2>&1)
+	expect_eq "$err" "parley-client: $ADDR: certificate verify failed: unable to get local issuer certificate"
 	stop_server
 	[ ! -e "$T/s.sock" ] || fail "socket file left behind"
 }
