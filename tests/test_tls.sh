@@ -119,6 +119,25 @@ test_tls_client_usage_errors_exit_2() {
 	expect_eq "$?" 2 "--tls-min 1.4"
 }
 
+# Built without OpenSSL (make TLS=0, or no libssl-dev): every TLS option
+# and address is a usage error that says so.  Skipped in a TLS build.
+test_tls_built_without_openssl_exits_2() {
+	"$SERVER" --tls-cert /dev/null 2>&1 | grep -q "built without TLS" || skip "parley was built with TLS"
+	local why="built without TLS (rebuild with libssl-dev installed)"
+	err=$("$SERVER" --tls-cert "$T/c.pem" --tls-key "$T/c.key" tls:127.0.0.1:0 2>&1)
+	expect_eq "$?" 2 "server exit"
+	expect_eq "$(head -n 1 <<<"$err")" "parley-server: $why"
+	err=$("$SERVER" tls:127.0.0.1:0 2>&1)
+	expect_eq "$?" 2 "server exit (a tls: listener alone)"
+	expect_match "$(head -n 1 <<<"$err")" "^parley-server: .*built without TLS"
+	err=$(client --tls 127.0.0.1:1 2>&1)
+	expect_eq "$?" 2 "client exit"
+	expect_eq "$(head -n 1 <<<"$err")" "parley-client: $why"
+	err=$(client tls:127.0.0.1:1 2>&1)
+	expect_eq "$?" 2 "client exit (a tls: address)"
+	expect_eq "$(head -n 1 <<<"$err")" "parley-client: tls:127.0.0.1:1: $why"
+}
+
 # --- what the client verifies, and what it says when that fails
 
 # verify_fails SERVER_CERT EXPECTED_MESSAGE_REGEX CLIENT_ARGS...
