@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "parley/acl.h"
+#include "parley/parley.h"
 #include "unit.h"
 
 /* text parses, formats as want, and want parses back to the same network */
@@ -371,6 +372,124 @@ static void test_acl_peer_cred_of_a_socketpair(void)
 	close(sv[1]);
 }
 
+
+/* The server's hook: what one client met, seen through on_event. */
+struct seen {
+	struct pl_loop *loop;
+	int opens, rejects, has_cred;
+	enum pl_close_reason reason;
+	enum pl_addr_kind peer_kind;
+	uid_t uid;
+};
+
+static void on_event(const struct pl_server_event *ev, void *arg)
+{
+	struct seen *s = arg;
+
+	if (ev->type == PL_EV_OPEN)
+		s->opens++;
+	if (ev->type == PL_EV_REJECT) {
+		s->rejects++;
+		s->reason = ev->reason;
+		s->peer_kind = ev->peer->kind;
+		s->has_cred = ev->cred != NULL;
+		s->uid = ev->cred ? ev->cred->uid : (uid_t)-1;
+	}
+	if (ev->type == PL_EV_OPEN || ev->type == PL_EV_REJECT)
+		pl_loop_stop(s->loop);
+}
+
+static void never(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)c, (void)msg, (void)len, (void)arg;
+	CHECK(!"a request was read from a client the rules refused");
+}
+
+/* A server on addr judged by acl, and one client of it connected; runs the
+ * loop until the client is opened or refused.  Returns the client's fd. */
+static int one_client(const char *addr, const struct pl_acl *acl, struct seen *s,
+		      struct pl_server **srv)
+{
+	struct pl_server_config cfg = { .on_request = never, .on_event = on_event, .arg = s,
+					 .acl = acl };
+	struct pl_addr a, bound;
+	int lfd, cfd;
+
+	alarm(10);
+	CHECK(pl_loop_new(&s->loop) == 0);
+	CHECK(pl_server_new(s->loop, &cfg, srv) == 0);
+	CHECK(pl_addr_parse(&a, addr, 0, PL_ADDR_PASSIVE, NULL) == 0);
+	CHECK((lfd = pl_listen(&a, NULL)) >= 0);
+	CHECK(pl_addr_local(lfd, &bound) == 0);
+	CHECK(pl_server_listen_fd(*srv, lfd) == 0);
+	CHECK((cfd = pl_connect(&bound, 1, NULL, NULL)) >= 0);
+	CHECK(pl_loop_run(s->loop) == 0);
+	return cfd;
+}
+
+static void done(struct seen *s, struct pl_server *srv, int cfd, struct pl_acl *acl)
+{
+	close(cfd);
+	pl_server_free(srv);
+	pl_loop_free(s->loop);
+	pl_acl_free(acl);
+}
+
+/* Refused at accept: reset, counted as denied, never open, nothing read. */
+static void test_acl_server_resets_a_denied_tcp_client(void)
+{
+	struct pl_acl *acl = rules((const char *[]){ "-127.0.0.1", NULL });
+	struct seen s = { 0 };
+	struct pl_server *srv;
+	int cfd = one_client("127.0.0.1:0", acl, &s, &srv);
+	const struct pl_server_stats *st = pl_server_stats(srv);
+	char buf[4];
+
+	CHECK_EQ_INT(s.rejects, 1);
+	CHECK_EQ_INT(s.opens, 0);
+	CHECK_EQ_INT(s.reason, PL_CLOSE_DENIED);
+	CHECK_EQ_INT(s.peer_kind, PL_ADDR_IP4);
+	CHECK_EQ_INT(s.has_cred, 0);
+	CHECK_EQ_INT(st->closed[PL_CLOSE_DENIED], 1);
+	CHECK_EQ_INT(st->accepted, 0);
+	CHECK_EQ_INT(st->open, 0);
+	/* a reset, not an orderly end: nothing was written either way */
+	CHECK_EQ_INT(pl_fd_read_full(cfd, buf, sizeof(buf), 5000), -ECONNRESET);
+	done(&s, srv, cfd, acl);
+}
+
+static void test_acl_server_judges_unix_clients_by_uid(void)
+{
+	struct pl_acl *acl;
+	struct seen s = { 0 };
+	struct pl_server *srv;
+	char addr[64], buf[4];
+	int cfd;
+
+	snprintf(addr, sizeof(addr), "unix:@parley-unit-acl-%d", (int)getpid());
+	CHECK(pl_acl_new(&acl) == 0);
+	CHECK(pl_acl_add_uid(acl, PL_ACL_ALLOW, geteuid() + 1) == 0);
+	cfd = one_client(addr, acl, &s, &srv);
+	CHECK_EQ_INT(s.rejects, 1);
+	CHECK_EQ_INT(s.reason, PL_CLOSE_DENIED);
+	CHECK_EQ_INT(s.peer_kind, PL_ADDR_UNIX);
+	CHECK_EQ_INT(s.has_cred, 1);
+	CHECK_EQ_INT(s.uid, geteuid());
+	CHECK_EQ_INT(pl_server_stats(srv)->closed[PL_CLOSE_DENIED], 1);
+	CHECK_EQ_INT(pl_fd_read_full(cfd, buf, sizeof(buf), 5000), 0); /* closed */
+	done(&s, srv, cfd, acl);
+
+	/* the same with our own uid allowed: opened */
+	memset(&s, 0, sizeof(s));
+	CHECK(pl_acl_new(&acl) == 0);
+	CHECK(pl_acl_add_uid(acl, PL_ACL_ALLOW, geteuid()) == 0);
+	cfd = one_client(addr, acl, &s, &srv);
+	CHECK_EQ_INT(s.opens, 1);
+	CHECK_EQ_INT(s.rejects, 0);
+	CHECK_EQ_INT(pl_server_stats(srv)->closed[PL_CLOSE_DENIED], 0);
+	done(&s, srv, cfd, acl);
+}
+
 static const struct unit_test tests[] = {
 	T(test_acl_parse_ipv4),
 	T(test_acl_parse_ipv6),
@@ -386,6 +505,8 @@ static const struct unit_test tests[] = {
 	T(test_acl_fails_closed),
 	T(test_acl_many_rules),
 	T(test_acl_peer_cred_of_a_socketpair),
+	T(test_acl_server_resets_a_denied_tcp_client),
+	T(test_acl_server_judges_unix_clients_by_uid),
 };
 
 UNIT_MAIN(tests)
