@@ -15,6 +15,7 @@
 
 #include "parley/acl.h"
 #include "parley/sock.h"
+#include "parley/tls.h"
 
 #define ACCEPTS_PER_WAKEUP 64      /* keep existing clients' latency during a storm */
 #define ACCEPT_PAUSE_MS 100        /* after ENOBUFS/ENOMEM or a lost spare fd */
@@ -102,9 +103,11 @@ static int denied(struct pl_server *s, int fd, const struct sockaddr_storage *ss
 	return 1;
 }
 
-static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage *ss, socklen_t len)
+static void add_conn(struct pl_server *s, const struct listener *l, int fd,
+		     const struct sockaddr_storage *ss, socklen_t len)
 {
 	struct pl_conn *c;
+	int r;
 
 	if (s->cfg.acl && denied(s, fd, ss, len))
 		return;
@@ -123,9 +126,13 @@ static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage 
 		refuse(s, fd, ss, PL_CLOSE_NOMEM, -ENOMEM, NULL);
 		return;
 	}
+	r = l->tls ? pl_tls_attach(c, l->tls, NULL) : 0;
 	s->stats.accepted++;
 	s->stats.open++;
 	emit(s, PL_EV_OPEN, c, NULL, 0, 0, 0);
+	/* open already, so its end is reported as every connection's is */
+	if (r < 0 && !c->closing)
+		conn_close(c, PL_CLOSE_NOMEM, r, 0);
 }
 
 static void pause_accepting(struct pl_server *s, int on)
@@ -202,7 +209,7 @@ static void accept_some(struct pl_server *s, struct pl_io *io, int max)
 			s->accept_failing = 0;
 			emit(s, PL_EV_ACCEPT_RESUMED, NULL, NULL, 0, 0, 0);
 		}
-		add_conn(s, fd, &ss, len);
+		add_conn(s, (const struct listener *)io, fd, &ss, len);
 	}
 }
 
@@ -260,6 +267,7 @@ static int add_listener(struct pl_server *s, int fd, int owned)
 		pl_io_init(&ls[s->nls].io, fd, on_listener, NULL);
 		ls[s->nls].srv = s;
 		ls[s->nls].ino = owned ? pl_listen_ino(fd) : 0;
+		ls[s->nls].tls = NULL;
 		s->nls++;
 	}
 	for (size_t i = 0; i < s->nls; i++)
@@ -275,6 +283,17 @@ static int add_listener(struct pl_server *s, int fd, int owned)
 
 int pl_server_listen_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 1); }
 int pl_server_adopt_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 0); }
+
+int pl_server_set_tls(struct pl_server *s, int fd, struct pl_tls *t)
+{
+	for (size_t i = 0; i < s->nls; i++) {
+		if (s->ls[i].io.fd == fd) {
+			s->ls[i].tls = t;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
 
 static void close_listeners(struct pl_server *s)
 {
