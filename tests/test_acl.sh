@@ -3,7 +3,7 @@
 # What a TCP client the rules refused sees: a reset (SO_LINGER 0), during
 # or after its connect, never an orderly end.
 RESET_CLIENT='^parley-client: (connect to|read from|write to) [^ ]+: Connection reset by peer$'
-RESET_PEER='^(reset|error: connect: Connection reset by peer)$'
+RESET_PEER='^(reset|error: (connect|write): Connection reset by peer)$'
 
 # need_nobody: skips unless a client can run as nobody (root, and setpriv
 # or su; the build readable by nobody).
