@@ -41,12 +41,13 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SONAME   := libparley.so.$(MAJOR)
 SHLIB    := $(BUILD)/libparley.so.$(VERSION)
-CLI_OBJ  := $(BUILD)/obj/src/cli.o $(BUILD)/obj/src/cli_tls.o $(BUILD)/obj/src/log.o
+CLI_OBJ  := $(BUILD)/obj/src/cli.o $(BUILD)/obj/src/cli_acl.o $(BUILD)/obj/src/cli_tls.o \
+            $(BUILD)/obj/src/log.o
 PROGS    := $(BUILD)/parley-server $(BUILD)/parley-client $(BUILD)/parley-bench
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 UNIT_SRC := $(wildcard tests/unit_*.c)
 UNITS    := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
-HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client \
+HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/dgrampeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client \
             $(BUILD)/tests/faultshim.so
 HEADERS  := $(wildcard include/parley/*.h)
 MAN1     := $(wildcard man/*.1)
@@ -79,6 +80,10 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libparley.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/rawpeer: $(BUILD)/obj/tests/rawpeer.o $(CLI_OBJ) $(BUILD)/libparley.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/dgrampeer: $(BUILD)/obj/tests/dgrampeer.o $(CLI_OBJ) $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_acl.h"
 #include "cli_tls.h"
 #include "log.h"
 #include "parley/escape.h"
@@ -36,7 +37,9 @@ struct opts {
 	int nshown;
 	struct cli_tls tls_opts;
 	struct pl_tls *tls;        /* for the tls: listeners, or NULL */
+	struct cli_acl acl;        /* --allow, --deny, --allow-uid, --allow-gid */
 	int activated;             /* how many of them came from systemd */
+	int dgram;                 /* a datagram listener: its counters are printed */
 };
 
 static noreturn void usage(void)
@@ -46,6 +49,9 @@ static noreturn void usage(void)
 	       "\n"
 	       "ADDRESS is HOST:PORT, [IPV6]:PORT, PORT or :PORT (every interface, IPv4 and\n"
 	       "IPv6), unix:/PATH or unix:@NAME (abstract).  Default: port 1234, every interface.\n"
+	       "Datagrams (one datagram, one message): udp:HOST:PORT, udp:PORT, unixgram:/PATH,\n"
+	       "unixgram:@NAME; Unix packets (one packet, one message): seqpacket:/PATH,\n"
+	       "seqpacket:@NAME.\n"
 	       "With the prefix tls: (tls:127.0.0.1:7443, tls:7443, tls:unix:/PATH) it serves TLS.\n"
 	       "\n"
 	       "Replies:\n"
@@ -90,6 +96,13 @@ static noreturn void usage(void)
 	       "      --tls-min 1.2|1.3   oldest TLS version accepted (default 1.2)\n"
 	       "      --tls-handshake-timeout SEC  close a client whose handshake takes longer\n"
 	       "                          (default 10; 0: never)\n"
+	       "Access (first matching rule wins; see ACCESS CONTROL in the manual):\n"
+	       "      --allow CIDR        let in TCP clients from CIDR (10.0.0.0/8, ::1); once\n"
+	       "                          one is given, TCP clients no rule matches are refused\n"
+	       "      --deny CIDR         refuse TCP clients from CIDR\n"
+	       "      --allow-uid USER    let in Unix-socket clients running as USER (name or\n"
+	       "                          number); the others are refused\n"
+	       "      --allow-gid GROUP   let in Unix-socket clients in GROUP (name or number)\n"
 	       "\n"
 	       "Started by systemd socket activation (LISTEN_FDS, LISTEN_PID), it serves the\n"
 	       "sockets it was given, and listens on ADDRESS only when one is named.\n"
@@ -162,7 +175,10 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 				  "close %s: %s", peer, reason);
 		break;
 	case PL_EV_REJECT:
-		if (ev->reason == PL_CLOSE_LIMIT)
+		if (ev->reason == PL_CLOSE_DENIED) { /* the rules at work, not a fault */
+			if (o->verbose)
+				cli_acl_log_denied(&o->acl, ev);
+		} else if (ev->reason == PL_CLOSE_LIMIT)
 			log_event(1, "reject", (const char *[]){ "peer", peer, NULL },
 				  "%s: --max-conns %u reached; closing", peer, o->cfg.max_conns);
 		else /* the connection could not be set up */
@@ -220,10 +236,38 @@ static void on_signal(struct pl_loop *loop, int signo, void *arg)
 	pl_group_shutdown(o->g);
 }
 
-static void print_stats(const struct pl_server_stats *st)
+/* Datagram counters, after the stream ones: peers made, datagrams dropped. */
+static void dgram_stats(const struct pl_server_stats *st, char *text, size_t cap,
+			  const char **fields, char (*vals)[24])
 {
-	char text[512], vals[PL_CLOSE_REASONS + 2][24], names[PL_CLOSE_REASONS][24];
-	const char *fields[2 * (PL_CLOSE_REASONS + 2) + 1];
+	uint64_t total = 0;
+	size_t o;
+	int k = 0;
+
+	for (int r = 0; r < PL_DROP_REASONS; r++)
+		total += st->dropped[r];
+	snprintf(vals[0], 24, "%llu", (unsigned long long)st->peers);
+	snprintf(vals[1], 24, "%llu", (unsigned long long)total);
+	fields[k++] = "#peers", fields[k++] = vals[0];
+	fields[k++] = "#dropped", fields[k++] = vals[1];
+	o = (size_t)snprintf(text, cap, " peers=%s dropped=%s", vals[0], vals[1]);
+	for (int r = 0; r < PL_DROP_REASONS; r++) {
+		static const char *const names[PL_DROP_REASONS] = {
+			"#drop_oversize", "#drop_queue", "#drop_limit", "#drop_error",
+			"#drop_rcvbuf"
+		};
+		snprintf(vals[r + 2], 24, "%llu", (unsigned long long)st->dropped[r]);
+		fields[k++] = names[r], fields[k++] = vals[r + 2];
+		o += (size_t)snprintf(text + o, cap - o, " %s=%s", names[r] + 1, vals[r + 2]);
+	}
+	fields[k] = NULL;
+}
+
+static void print_stats(const struct pl_server_stats *st, int dgram)
+{
+	char text[768], vals[PL_CLOSE_REASONS + 2 + PL_DROP_REASONS + 2][24];
+	char names[PL_CLOSE_REASONS][24];
+	const char *fields[2 * (PL_CLOSE_REASONS + 2 + PL_DROP_REASONS + 2) + 1];
 	size_t o = 0;
 	int k = 0;
 
@@ -239,6 +283,8 @@ static void print_stats(const struct pl_server_stats *st)
 		o += (size_t)snprintf(text + o, sizeof(text) - o, " %s=%s", pl_close_reason_name(r), vals[r + 2]);
 	}
 	fields[k] = NULL;
+	if (dgram)
+		dgram_stats(st, text + o, sizeof(text) - o, fields + k, vals + PL_CLOSE_REASONS + 2);
 	log_event(0, "stats", fields, "%s", text);
 }
 
@@ -287,7 +333,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "send-timeout", 0, required_argument, 8 }, { "threads", 0, required_argument, 9 },
 		{ "busy-poll", 0, required_argument, 10 },   { "request-timeout", 0, required_argument, 11 },
 		{ "max-memory", 0, required_argument, 12 },  { "help", 'h', no_argument, 0 },
-		{ "version", 'V', no_argument, 0 },          { 0 },
+		{ "version", 'V', no_argument, 0 },          { "allow", 0, required_argument, CLI_ACL_ALLOW },
+		{ "deny", 0, required_argument, CLI_ACL_DENY }, { "allow-uid", 0, required_argument, CLI_ACL_UID },
+		{ "allow-gid", 0, required_argument, CLI_ACL_GID }, { 0 },
 	};
 	struct cli_getopt g = { 0 }; /* zeroed for cppcheck: cli_getopt_init fills it */
 	const char *reply = NULL;
@@ -330,7 +378,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'h': usage();
 		case 'V': cli_version();
 		default:
-			if (!cli_tls_option(&o->tls_opts, ch, optarg))
+			if (!cli_tls_option(&o->tls_opts, ch, optarg) &&
+			    !cli_acl_option(&o->acl, ch, optarg))
 				cli_bad_option(ch, argv, g.longs);
 		}
 	}
@@ -379,6 +428,7 @@ static int remember(struct opts *o, const struct pl_addr *bound, int tls)
 	}
 	o->shown = p;
 	o->shown[o->nshown++] = (struct shown){ *bound, tls };
+	o->dgram |= bound->sock == PL_SOCK_DGRAM;
 	return 0;
 }
 
@@ -455,6 +505,8 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 		const char *text = cli_tls_strip(addrs[i], &tls);
 
 		cli_addr(&a, text, CLI_DEFAULT_PORT, PL_ADDR_PASSIVE);
+		if (tls && a.sock != PL_SOCK_STREAM)
+			cli_usage_error("bad address '%s': tls: is for TCP and unix: addresses", addrs[i]);
 		if (a.kind == PL_ADDR_NAME) {
 			/* a host name listens on its first address */
 			struct pl_addr res[1];
@@ -510,6 +562,7 @@ int main(int argc, char **argv)
 	o.cfg.on_request = on_request;
 	o.cfg.on_event = on_event;
 	o.cfg.arg = &o;
+	o.cfg.acl = o.acl.acl;
 	/* with threads the limits are the whole server's: the group shares them */
 	if ((r = pl_group_new((unsigned)o.threads, &o.cfg, &o.g)) < 0)
 		cli_die(1, "event loop: %s", strerror(-r));
@@ -531,6 +584,7 @@ int main(int argc, char **argv)
 			cli_warn("threads: %s", strerror(-r));
 		pl_group_free(o.g);
 		pl_tls_free(o.tls);
+		cli_acl_free(&o.acl);
 		free(o.shown);
 		free(o.reply);
 		return 1;
@@ -550,8 +604,9 @@ int main(int argc, char **argv)
 		cli_warn("event loop: %s", strerror(-rt));
 	free(o.reply);
 	pl_tls_free(o.tls);
+	cli_acl_free(&o.acl);
 	if (o.verbose)
-		print_stats(&st);
+		print_stats(&st, o.dgram);
 	if (o.verbose && o.threads > 1)
 		print_threads(each, o.threads);
 	fflush(stdout);

@@ -28,17 +28,21 @@
 #include <stdint.h>
 #include "parley/addr.h"
 #include "parley/conn.h"
+#include "parley/dgram.h"
 #include "parley/frame.h"
 #include "parley/loop.h"
 
 struct pl_server;
+struct pl_acl;
+struct pl_acl_cred;
 
 enum pl_server_event_type {
 	PL_EV_OPEN,         /* conn accepted */
 	PL_EV_CLOSE,        /* conn closing: reason, err (0 or -errno), size for OVERSIZE
 			     * (declared) and MEMORY (bytes of buffers it held) */
 	PL_EV_REJECT,       /* a client closed at once, never open: peer, reason LIMIT
-			     * (over max_conns) or NOMEM (err: it could not be set up) */
+			     * (over max_conns), NOMEM (err: it could not be set up) or
+			     * DENIED (by cfg.acl; cred for a Unix client) */
 	PL_EV_ACCEPT_ERROR, /* accept failed: err; reported once per episode */
 	PL_EV_ACCEPT_RESUMED, /* accepting works again after ACCEPT_ERROR */
 	PL_EV_DRAINED,      /* shutdown finished: every connection closed; once,
@@ -54,6 +58,9 @@ struct pl_server_event {
 	enum pl_close_reason reason;
 	int err;
 	uint64_t size;
+	/* REJECT DENIED of a Unix client: its credentials, NULL when they could
+	 * not be read; valid during the callback only */
+	const struct pl_acl_cred *cred;
 };
 
 typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
@@ -71,6 +78,7 @@ typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
 struct pl_server_shared {
 	atomic_ulong open;         /* connections open, all servers */
 	atomic_size_t mem;         /* bytes of connection buffers, all servers */
+	atomic_ulong peers;        /* datagram peers with state (dgram.h), all servers */
 	atomic_uint nservers;      /* slots taken below */
 	struct {
 		atomic_ullong top;     /* at least its biggest client's hog key */
@@ -95,6 +103,14 @@ struct pl_server_config {
 	size_t max_memory;
 	long long drain_timeout_ms; /* 0: 5 s */
 	struct pl_server_shared *shared; /* NULL: this server counts alone */
+	/*
+	 * Access rules (acl.h), checked right after accept, before a byte is
+	 * read: a refused client is closed at once (a TCP one with a reset),
+	 * counted in closed[PL_CLOSE_DENIED] and reported as PL_EV_REJECT.
+	 * Only read, so the servers of a group share one; it must outlive
+	 * them.  NULL: everyone is let in.
+	 */
+	const struct pl_acl *acl;
 	pl_request_cb on_request;
 	pl_event_cb on_event;      /* may be NULL */
 	pl_conn_cb on_eof;         /* may be NULL: see struct pl_conn_config */
@@ -104,9 +120,13 @@ struct pl_server_config {
 
 struct pl_server_stats {
 	uint64_t accepted;
-	uint64_t requests;
-	uint64_t closed[PL_CLOSE_REASONS];
+	uint64_t requests;         /* datagrams included */
+	uint64_t closed[PL_CLOSE_REASONS]; /* datagram peers' included */
 	unsigned open;             /* connections open now */
+	/* datagram sockets (dgram.h) */
+	uint64_t peers;            /* peers made (first datagram of an address) */
+	unsigned peers_open;       /* peers with state now */
+	uint64_t dropped[PL_DROP_REASONS]; /* datagrams dropped, by reason */
 };
 
 /* A server on loop, with cfg copied.  0, -EINVAL without on_request,
@@ -121,7 +141,10 @@ void pl_server_free(struct pl_server *s);
 /*
  * Serves on a listening fd (made non-blocking here); the server owns it and,
  * for a Unix path, removes the socket file when it closes.  0 or -errno:
- * on an error fd is still the caller's to close.
+ * on an error fd is still the caller's to close.  A datagram socket (bound,
+ * SOCK_DGRAM: udp:, unixgram:) is served one datagram per message, its
+ * peers as connections (dgram.h); a SEQPACKET listener's connections are
+ * one packet per message, whatever the protocol.
  */
 int pl_server_listen_fd(struct pl_server *s, int fd);
 /*

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "parley/acl.h"
 #include "parley/sock.h"
 #include "parley/tls.h"
 
@@ -24,11 +25,13 @@
 static void emit(struct pl_server *s, enum pl_server_event_type type, struct pl_conn *c,
 		 const struct pl_addr *peer, enum pl_close_reason reason, int err, uint64_t size)
 {
-	struct pl_server_event ev = { type, c, c ? pl_conn_peer(c) : peer, reason, err, size };
+	struct pl_server_event ev = { type, c, c ? pl_conn_peer(c) : peer, reason, err, size, NULL };
 
 	if (s->cfg.on_event)
 		s->cfg.on_event(&ev, s->cfg.arg);
 }
+
+static void dgram_stats(const struct pl_server *s, struct pl_server_stats *st);
 
 const struct pl_server_stats *pl_server_stats(const struct pl_server *s)
 {
@@ -36,14 +39,17 @@ const struct pl_server_stats *pl_server_stats(const struct pl_server *s)
 
 	/* the data path counts requests in the connections' context */
 	st->requests = s->x.requests;
+	dgram_stats(s, st);
 	return st;
 }
 
 /* Emits PL_EV_DRAINED once, and last: its handler may free s (callers
  * touch nothing of s after a call that can get here). */
+static int dgrams_quiet(const struct pl_server *s);
+
 static void maybe_drained(struct pl_server *s)
 {
-	if (s->x.draining && !s->drained && s->stats.open == 0) {
+	if (s->x.draining && !s->drained && s->stats.open == 0 && dgrams_quiet(s)) {
 		s->drained = 1;
 		pl_timer_stop(s->x.loop, &s->drain_timer);
 		pl_loop_stop(s->x.loop);
@@ -67,18 +73,39 @@ static void closed(struct conn_ctx *x, struct pl_conn *c, enum pl_close_reason w
 
 static const struct conn_owner server_owner = { closed, budget_charge };
 
-/* A client refused or lost before it was ever open: counted and reported. */
+/* A client refused or lost before it was ever open: counted and reported
+ * (cred: a Unix client's, for DENIED, or NULL). */
 static void refuse(struct pl_server *s, int fd, const struct sockaddr_storage *ss,
-		   enum pl_close_reason why, int err)
+		   enum pl_close_reason why, int err, const struct pl_acl_cred *cred)
 {
+	static const struct linger rst = { 1, 0 };
 	struct pl_addr peer = { .kind = PL_ADDR_UNIX };
+	struct pl_server_event ev = { PL_EV_REJECT, NULL, &peer, why, err, 0, cred };
 
-	atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
+	/* a denied TCP client gets a reset: it sees a refusal rather than an
+	 * orderly end, and leaves no TIME_WAIT here however often it tries */
+	if (ss->ss_family != AF_UNIX && why == PL_CLOSE_DENIED)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 	close(fd);
 	if (ss->ss_family != AF_UNIX)
 		pl_addr_from_sockaddr(&peer, (const struct sockaddr *)ss, sizeof(*ss));
 	s->stats.closed[why]++;
-	emit(s, PL_EV_REJECT, NULL, &peer, why, err, 0);
+	if (s->cfg.on_event)
+		s->cfg.on_event(&ev, s->cfg.arg);
+}
+
+/* The access rules, before a byte is read or a slot taken.  1: refused. */
+static int denied(struct pl_server *s, int fd, const struct sockaddr_storage *ss, socklen_t len)
+{
+	gid_t groups[PL_ACL_GROUPS_MAX];
+	struct pl_acl_cred cred, *c = NULL;
+
+	if (ss->ss_family == AF_UNIX && pl_acl_peer_cred(fd, &cred, groups, PL_ACL_GROUPS_MAX) == 0)
+		c = &cred; /* unread, the rules judge the client unknown */
+	if (pl_acl_check(s->cfg.acl, (const struct sockaddr *)ss, len, c) == PL_ACL_ALLOW)
+		return 0;
+	refuse(s, fd, ss, PL_CLOSE_DENIED, 0, c);
+	return 1;
 }
 
 static void add_conn(struct pl_server *s, const struct listener *l, int fd,
@@ -87,17 +114,21 @@ static void add_conn(struct pl_server *s, const struct listener *l, int fd,
 	struct pl_conn *c;
 	int r;
 
+	if (s->cfg.acl && denied(s, fd, ss, len))
+		return;
 	/* counted before the check: threads racing for the last slot cannot
 	 * both take it */
 	if (atomic_fetch_add_explicit(&s->sh->open, 1, memory_order_relaxed) >= s->cfg.max_conns &&
 	    s->cfg.max_conns) {
-		refuse(s, fd, ss, PL_CLOSE_LIMIT, 0);
+		atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
+		refuse(s, fd, ss, PL_CLOSE_LIMIT, 0, NULL);
 		return;
 	}
 	if (ss->ss_family != AF_UNIX)
 		pl_sock_nodelay(fd);
 	if (!(c = conn_open(&s->x, fd, (const struct sockaddr *)ss, len))) {
-		refuse(s, fd, ss, PL_CLOSE_NOMEM, -ENOMEM);
+		atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
+		refuse(s, fd, ss, PL_CLOSE_NOMEM, -ENOMEM, NULL);
 		return;
 	}
 	r = l->tls ? pl_tls_attach(c, l->tls, NULL) : 0;
@@ -255,8 +286,21 @@ static int add_listener(struct pl_server *s, int fd, int owned)
 	return r < 0 ? r : ls ? 0 : -ENOMEM;
 }
 
-int pl_server_listen_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 1); }
-int pl_server_adopt_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 0); }
+static int add_dgram(struct pl_server *s, int fd, int owned);
+
+int pl_server_listen_fd(struct pl_server *s, int fd)
+{
+	int r = add_dgram(s, fd, 1);
+
+	return r == -ENOTSUP ? add_listener(s, fd, 1) : r;
+}
+
+int pl_server_adopt_fd(struct pl_server *s, int fd)
+{
+	int r = add_dgram(s, fd, 0);
+
+	return r == -ENOTSUP ? add_listener(s, fd, 0) : r;
+}
 
 int pl_server_set_tls(struct pl_server *s, int fd, struct pl_tls *t)
 {
@@ -282,6 +326,8 @@ static void close_listeners(struct pl_server *s)
 
 static void close_all(struct pl_server *s)
 {
+	for (size_t i = 0; i < s->ndgrams; i++)
+		dgram_close_peers(s->dgrams[i]);
 	while (s->x.conns) {
 		int last = !s->x.conns->next;
 		conn_close(s->x.conns, PL_CLOSE_SHUTDOWN, 0, 0);
@@ -294,7 +340,11 @@ static void on_drain_timeout(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct pl_server *s = t->data;
 
-	close_all(s);
+	int conns = s->x.conns != NULL;
+
+	close_all(s); /* its last connection's close emits PL_EV_DRAINED: s may be gone */
+	if (!conns) /* only datagram peers were left, whose closes do not */
+		maybe_drained(s);
 	pl_loop_stop(loop);
 }
 
@@ -308,6 +358,8 @@ void pl_server_shutdown(struct pl_server *s)
 	 * rather than resetting them when the listener closes */
 	for (size_t i = 0; i < s->nls; i++)
 		accept_some(s, &s->ls[i].io, SHUTDOWN_ACCEPTS);
+	for (size_t i = 0; i < s->ndgrams; i++)
+		dgram_shutdown(s->dgrams[i]);
 	s->x.draining = 1;
 	close_listeners(s);
 	pl_timer_init(&s->drain_timer, on_drain_timeout, s);
@@ -338,7 +390,81 @@ void pl_server_free(struct pl_server *s)
 	budget_leave(s);
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
+	for (size_t i = 0; i < s->ndgrams; i++)
+		dgram_free(s->dgrams[i]);
+	free(s->dgrams);
 	conn_ctx_free(&s->x);
 	free(s->ls);
 	free(s);
+}
+
+/* ---- datagram sockets: their peers count apart from connections ---- */
+
+static int peer_admit(void *arg)
+{
+	struct pl_server *s = arg;
+
+	/* counted before the check, as connections are (threads race) */
+	if (atomic_fetch_add_explicit(&s->sh->peers, 1, memory_order_relaxed) >= s->cfg.max_conns &&
+	    s->cfg.max_conns) {
+		atomic_fetch_sub_explicit(&s->sh->peers, 1, memory_order_relaxed);
+		return 0;
+	}
+	return 1;
+}
+
+static void peer_opened(void *arg, struct pl_conn *c)
+{
+	struct pl_server *s = arg;
+
+	s->stats.peers++;
+	s->stats.peers_open++;
+	emit(s, PL_EV_OPEN, c, NULL, 0, 0, 0);
+}
+
+static void peer_closed(void *arg, struct pl_conn *c, enum pl_close_reason why, int err)
+{
+	struct pl_server *s = arg;
+
+	emit(s, PL_EV_CLOSE, c, NULL, why, err, 0);
+	s->stats.closed[why]++;
+	s->stats.peers_open--;
+	atomic_fetch_sub_explicit(&s->sh->peers, 1, memory_order_relaxed);
+}
+
+static void peers_quiet(void *arg) { maybe_drained(arg); }
+
+static const struct dgram_owner dgram_owner = { peer_admit, peer_opened, peer_closed, peers_quiet };
+
+/* -ENOTSUP when fd is not a datagram socket. */
+static int add_dgram(struct pl_server *s, int fd, int owned)
+{
+	struct pl_dgram **v;
+	int type = 0, r;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM)
+		return -ENOTSUP;
+	if (!(v = realloc(s->dgrams, (s->ndgrams + 1) * sizeof(*v))))
+		return -ENOMEM;
+	s->dgrams = v;
+	if ((r = dgram_open(&s->x, fd, owned, &dgram_owner, s, &v[s->ndgrams])) == 0)
+		s->ndgrams++;
+	return r;
+}
+
+static int dgrams_quiet(const struct pl_server *s)
+{
+	for (size_t i = 0; i < s->ndgrams; i++)
+		if (!dgram_quiet(s->dgrams[i]))
+			return 0;
+	return 1;
+}
+
+static void dgram_stats(const struct pl_server *s, struct pl_server_stats *st)
+{
+	memset(st->dropped, 0, sizeof(st->dropped));
+	for (size_t i = 0; i < s->ndgrams; i++)
+		for (int r = 0; r < PL_DROP_REASONS; r++)
+			st->dropped[r] += dgram_dropped(s->dgrams[i])[r];
 }
