@@ -188,6 +188,15 @@ static int poll_ms(long long ms)
  * "write to"); and it hands out a last line without its newline at the
  * server's EOF, which the client never took for a reply.
  */
+static void tls_tell(struct client *c, const struct pl_transport *tp);
+
+/* -v: the handshake's outcome as soon as it is known, reply or not. */
+static void tap_tell(struct tap *tp)
+{
+	if (tp->inner)
+		tls_tell((struct client *)((char *)tp - offsetof(struct client, tap)), tp->inner);
+}
+
 static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 {
 	struct tap *tp = (struct tap *)t;
@@ -195,6 +204,7 @@ static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 
 	if (!tp->inner && r < 0)
 		r = -errno;
+	tap_tell(tp);
 	if (r < 0) {
 		tp->write_failed = 0;
 		return r;
@@ -211,6 +221,7 @@ static ssize_t tap_write(struct pl_transport *t, int fd, const void *buf, size_t
 
 	if (!tp->inner && r < 0)
 		r = -errno;
+	tap_tell(tp);
 	if (r < 0) {
 		tp->write_failed = 1;
 		return r;
@@ -279,12 +290,13 @@ static noreturn void tls_failed(const struct client *c, const struct pl_transpor
 	cli_die(1, "%s: %s", tls_target(c), why ? why : strerror(-err));
 }
 
-/* -v: what the handshake settled, once. */
+/* -v: what the handshake settled, once it has. */
 static void tls_tell(struct client *c, const struct pl_transport *tp)
 {
+	struct pl_tls_info info;
 	char text[768];
 
-	if (!c->verbose || c->tls_told || !tp)
+	if (!c->verbose || c->tls_told || !tp || pl_tls_info(tp, &info) < 0)
 		return;
 	c->tls_told = 1;
 	cli_tls_describe(tp, text, sizeof(text));

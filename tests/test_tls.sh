@@ -117,6 +117,19 @@ test_tls_client_usage_errors_exit_2() {
 	expect_eq "$?" 2 "--tls-cert without --tls-key"
 	client --tls-min 1.4 tls:127.0.0.1:1 >/dev/null 2>&1
 	expect_eq "$?" 2 "--tls-min 1.4"
+	# a bad value names its option and exits 2, before any connect (both
+	# exited 1 with OpenSSL's words or "Invalid argument")
+	local out
+	out=$(client --tls-alpn '' tls:127.0.0.1:1 2>&1)
+	expect_eq "$?" 2 "--tls-alpn ''"
+	expect_match "$out" "^parley-client: --tls-alpn: '' is not a comma-separated list"
+	client --tls-alpn 'h2,' tls:127.0.0.1:1 >/dev/null 2>&1
+	expect_eq "$?" 2 "--tls-alpn 'h2,'"
+	out=$(client --tls-servername '' tls:127.0.0.1:1 2>&1)
+	expect_eq "$?" 2 "--tls-servername ''"
+	expect_match "$out" "^parley-client: --tls-servername: '' is not a host name"
+	"$SERVER" --tls-alpn '' "${SRV_TLS[@]}" tls:127.0.0.1:0 >/dev/null 2>&1
+	expect_eq "$?" 2 "server --tls-alpn ''"
 }
 
 # Built without OpenSSL (make TLS=0, or no libssl-dev): every TLS option
@@ -227,6 +240,20 @@ test_tls_client_verbose_line() {
 	expect_match "$line" ' peer=CN=localhost( |$)' "the server's subject"
 	# the tls line comes after the connection is made
 	expect_match "$(cat err.client)" $'connected to [^\n]*\ntls: '
+	stop_server
+}
+
+# -v says what the handshake settled as soon as it is done, not with the
+# first reply: a server that never answers still shows who it is (the
+# line was missing before)
+test_tls_client_verbose_line_without_reply() {
+	need_tls
+	start_server -q --proto raw --reply x "${SRV_TLS[@]}" tls:127.0.0.1:0
+	# a line client to a raw server: "x" never ends a line, no reply is whole
+	client -v -t 1 --proto line --tls-ca "$C/ca.pem" "tls:localhost:$PORT" >/dev/null 2>err.client
+	expect_eq "$?" 1 "no reply"
+	expect_match "$(grep '^tls: ' err.client)" '^tls: TLSv1\.3 .* peer=CN=localhost'
+	expect_match "$(cat err.client)" "no reply within 1 s"
 	stop_server
 }
 
