@@ -88,6 +88,10 @@ $(BUILD)/bench/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
 
+$(BUILD)/bench/udpfloor: bench/udpfloor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 valgrind:
 	@bash tests/valgrind.sh
 
@@ -116,7 +120,7 @@ tsan:
 	  LDFLAGS="-fsanitize=thread" all
 	@bash tests/tsan.sh
 
-bench: all $(BUILD)/bench/floor
+bench: all $(BUILD)/bench/floor $(BUILD)/bench/udpfloor
 	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
 
 # The list of what install writes, so uninstall removes exactly that.
