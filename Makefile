@@ -60,8 +60,12 @@ $(BUILD)/libparley.a: $(LIB_OBJ)
 $(SHLIB): $(PIC_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
 
+# (objects before the library: a program's extra objects, below, use it too)
 $(BUILD)/parley-%: $(BUILD)/obj/src/parley-%.o $(CLI_OBJ) $(BUILD)/libparley.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+# parley-client's stdout and its datagram side, beside parley-client.c
+$(BUILD)/parley-client: $(BUILD)/obj/src/client_out.o $(BUILD)/obj/src/client_dgram.o
 
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
