@@ -58,10 +58,10 @@ static void send_and_check(int fds[2], struct pl_burst *b, size_t len)
 static void test_burst_gso_keeps_datagram_boundaries(void)
 {
 	int fds[2];
-	struct pl_burst b = { .seg = 1400, .gso = 1 };
+	struct pl_burst b;
 
 	CHECK(udp_pair(fds) == 0);
-	b.fd = fds[0];
+	CHECK(pl_burst_init(&b, fds[0], 1400, 1) == 0);
 	send_and_check(fds, &b, 1400 * 100 + 321);
 	CHECK_EQ_INT(b.gso, 1); /* Linux 4.18 and later: loopback takes it */
 	close(fds[0]);
@@ -104,6 +104,28 @@ static void test_burst_refuses_bad_segment_size(void)
 	CHECK_EQ_INT(pl_burst_send(&b, "x", 1), -EINVAL);
 	b.seg = 65508;
 	CHECK_EQ_INT(pl_burst_send(&b, "x", 1), -EINVAL);
+	CHECK_EQ_INT(pl_burst_init(&b, -1, 0, 1), -EINVAL);
+	CHECK_EQ_INT(pl_burst_init(&b, -1, 65508, 1), -EINVAL);
+}
+
+/* A Unix datagram socket ignores UDP_SEGMENT: init leaves GSO off, and
+ * the datagrams still arrive one by one. */
+static void test_burst_no_gso_on_unix_datagrams(void)
+{
+	int fds[2];
+	struct pl_burst b;
+	char in[64];
+
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) == 0);
+	CHECK(pl_burst_init(&b, fds[0], 10, 1) == 0);
+	CHECK_EQ_INT(b.gso, 0);
+	CHECK_EQ_INT(pl_burst_send(&b, "0123456789abcdefghijKLM", 23), 23);
+	CHECK_EQ_INT(recv(fds[1], in, sizeof(in), 0), 10);
+	CHECK_EQ_INT(recv(fds[1], in, sizeof(in), 0), 10);
+	CHECK_EQ_INT(recv(fds[1], in, sizeof(in), 0), 3);
+	CHECK(memcmp(in, "KLM", 3) == 0);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 static void test_burst_reports_refused_peer(void)
@@ -128,6 +150,7 @@ static const struct unit_test tests[] = {
 	T(test_burst_sendmmsg_keeps_datagram_boundaries),
 	T(test_burst_falls_back_when_gso_refused),
 	T(test_burst_refuses_bad_segment_size),
+	T(test_burst_no_gso_on_unix_datagrams),
 	T(test_burst_reports_refused_peer),
 };
 UNIT_MAIN(tests)

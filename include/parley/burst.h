@@ -24,10 +24,18 @@
 #define PL_BURST_MAX 64
 
 struct pl_burst {
-	int fd;     /* a connected UDP socket (non-blocking, or the calls block) */
+	int fd;     /* a connected datagram socket (non-blocking, or the calls block) */
 	size_t seg; /* bytes in each datagram, 1 .. 65507 */
 	int gso;    /* 1: try UDP_SEGMENT; 0: sendmmsg.  Cleared when the kernel refuses */
 };
+
+/*
+ * Fills b for fd, seg and gso (1: use UDP_SEGMENT where it works).  GSO is
+ * left off for any socket but UDP: a Unix datagram socket would ignore
+ * the control message and send the whole buffer as one datagram.  0, or
+ * -EINVAL for a seg out of range.
+ */
+int pl_burst_init(struct pl_burst *b, int fd, size_t seg, int gso);
 
 /*
  * Sends the first bytes of buf[0..len) as datagrams of b->seg bytes (the

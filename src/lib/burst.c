@@ -75,6 +75,19 @@ static int gso_refused(ssize_t r)
 	return r == -EINVAL || r == -EIO || r == -ENOPROTOOPT || r == -EOPNOTSUPP;
 }
 
+int pl_burst_init(struct pl_burst *b, int fd, size_t seg, int gso)
+{
+	int proto = 0;
+	socklen_t len = sizeof(proto);
+
+	if (seg == 0 || seg > UDP_PAYLOAD_MAX)
+		return -EINVAL;
+	if (gso && (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0 || proto != IPPROTO_UDP))
+		gso = 0;
+	*b = (struct pl_burst){ .fd = fd, .seg = seg, .gso = gso };
+	return 0;
+}
+
 ssize_t pl_burst_send(struct pl_burst *b, const void *buf, size_t len)
 {
 	ssize_t r;
