@@ -64,8 +64,9 @@ $(SHLIB): $(PIC_OBJ)
 $(BUILD)/parley-%: $(BUILD)/obj/src/parley-%.o $(CLI_OBJ) $(BUILD)/libparley.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
 
-# parley-client's stdout and its datagram side, beside parley-client.c
+# parley-client's stdout and its datagram side, parley-bench's datagram side
 $(BUILD)/parley-client: $(BUILD)/obj/src/client_out.o $(BUILD)/obj/src/client_dgram.o
+$(BUILD)/parley-bench: $(BUILD)/obj/src/bench_dgram.o
 
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
