@@ -34,7 +34,8 @@ struct run;
 struct peer {
 	struct run *r;
 	struct pl_io io;
-	struct pl_buf times; /* send times (uint64_t ns) of the requests in flight */
+	struct pl_buf times; /* times (uint64_t ns) of the requests in flight, oldest first */
+	unsigned unsent;     /* the newest of them, still waiting for room in the socket */
 };
 
 struct run {
@@ -91,9 +92,9 @@ static void peer_open(struct peer *p)
 }
 
 /* One line the first time the peer refuses (nothing listens there). */
-static void refused(struct run *r, uint64_t n)
+static void refused(struct run *r)
 {
-	r->d->refused += n;
+	r->d->refused++;
 	if (!r->warned++)
 		cli_warn("%s: Connection refused", cli_addr_str(&r->d->target));
 }
@@ -108,6 +109,7 @@ static void peer_lost(struct peer *p)
 	r->d->missing += n;
 	r->inflight -= n;
 	pl_buf_free(&p->times);
+	p->unsent = 0;
 	pl_io_close(r->loop, &p->io);
 	if (!r->stopping)
 		peer_open(p);
@@ -138,34 +140,50 @@ static void finish_if_done(struct run *r)
 		finish(r);
 }
 
-/* Sends n requests on p, all stamped t (ns); those the socket refuses are
- * missing at once.  Returns how many left. */
-static unsigned send_requests(struct peer *p, unsigned n, uint64_t t)
+/* Sends p's waiting requests, BATCH per call, while the socket takes
+ * them; a full one (a Unix datagram server's queue, above all) is waited
+ * for, as a stream would be. */
+static void flush(struct peer *p)
 {
 	struct run *r = p->r;
 	struct mmsghdr mm[BATCH];
 	struct iovec iov = { (void *)r->d->payload, r->d->payload_len };
-	int sent;
+	int sent = 0;
 
-	n = n > BATCH ? BATCH : n;
-	memset(mm, 0, n * sizeof(mm[0]));
-	for (unsigned i = 0; i < n; i++) {
+	memset(mm, 0, sizeof(mm));
+	for (unsigned i = 0; i < BATCH; i++) {
 		mm[i].msg_hdr.msg_iov = &iov;
 		mm[i].msg_hdr.msg_iovlen = 1;
 	}
-	sent = sendmmsg(p->io.fd, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (sent < 0 && errno == ECONNREFUSED)
-		refused(r, n);
-	sent = sent < 0 ? 0 : sent;
-	r->issued += n;
-	r->d->sent += (unsigned)sent;
-	r->d->missing += n - (unsigned)sent; /* a full socket buffer drops them as a network would */
-	for (int i = 0; i < sent; i++)
+	while (p->unsent && (sent = sendmmsg(p->io.fd, mm, p->unsent < BATCH ? p->unsent : BATCH,
+					     MSG_DONTWAIT | MSG_NOSIGNAL)) > 0) {
+		p->unsent -= (unsigned)sent;
+		r->last_ns = pl_clock_ns();
+	}
+	if (sent < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+		if (errno == ECONNREFUSED)
+			refused(r);
+		peer_lost(p); /* what it had in flight, sent or not, is missing */
+		return;
+	}
+	if (pl_io_start(r->loop, &p->io, PL_READ | (p->unsent ? PL_WRITE : 0)) < 0)
+		cli_die(1, "event loop: out of memory");
+}
+
+/* Queues n requests on p, stamped t (ns), and sends them. */
+static void send_requests(struct peer *p, unsigned n, uint64_t t)
+{
+	struct run *r = p->r;
+
+	for (unsigned i = 0; i < n; i++)
 		if (pl_buf_append(&p->times, &t, sizeof(t)) < 0)
 			cli_die(1, "out of memory");
-	r->inflight += (unsigned)sent;
-	r->last_ns = pl_clock_ns();
-	return (unsigned)sent;
+	r->issued += n;
+	r->d->sent += n;
+	r->inflight += n;
+	p->unsent += n;
+	if (p->unsent == n) /* else the socket is full: on_event sends when it has room */
+		flush(p);
 }
 
 /* Closed loop: p's pipeline filled up again. */
@@ -177,8 +195,7 @@ static void refill(struct peer *p)
 		uint64_t want = r->d->depth - in_flight(p);
 		if (!r->d->duration_ms && want > r->d->total - r->issued)
 			want = r->d->total - r->issued;
-		if (!send_requests(p, (unsigned)want, (uint64_t)pl_clock_ns()))
-			break;
+		send_requests(p, (unsigned)want, (uint64_t)pl_clock_ns());
 	}
 }
 
@@ -214,7 +231,6 @@ static void on_readable(struct pl_loop *loop, struct pl_io *io, unsigned events)
 	int n, conn = r->d->target.sock == PL_SOCK_SEQPACKET;
 
 	(void)loop;
-	(void)events;
 	memset(mm, 0, sizeof(mm));
 	for (int i = 0; i < BATCH; i++) {
 		iov[i] = (struct iovec){ r->slots + (size_t)i * r->slot, r->slot };
@@ -222,9 +238,14 @@ static void on_readable(struct pl_loop *loop, struct pl_io *io, unsigned events)
 		mm[i].msg_hdr.msg_iovlen = 1;
 	}
 	/* MSG_TRUNC: a reply longer than the slot says its real length (and is wrong) */
+	if (events & PL_WRITE && p->unsent) {
+		flush(p);
+		if (io->fd < 0 || !(events & (PL_READ | PL_ERROR)))
+			return; /* lost (and reopened), or nothing to read */
+	}
 	n = recvmmsg(io->fd, mm, BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
 	if (n < 0 && errno == ECONNREFUSED)
-		refused(r, 0);
+		refused(r);
 	if (n < 0 && (conn || errno == ECONNREFUSED) && errno != EAGAIN && errno != EINTR)
 		peer_lost(p);
 	for (int i = 0; i < n; i++) {
@@ -479,7 +500,7 @@ void bench_dgram_report_bulk(const struct dgram_bench *d, int json)
 		return;
 	}
 	printf("%s  bulk, %zu-byte datagrams, GSO %s\n", cli_addr_str(&d->target), d->payload_len,
-	       d->gso_used ? "on" : d->gso ? "off (the kernel refused it)" : "off");
+	       d->gso_used ? "on" : d->gso ? "off (not UDP, or the kernel refused it)" : "off");
 	printf("sent          %llu bytes in %llu datagrams in %.3f s\n", (unsigned long long)d->bulk,
 	       (unsigned long long)d->sent, secs);
 	printf("throughput    %.1f MB/s, %.0f datagrams/s\n", (double)d->bulk / secs / 1e6,
