@@ -51,30 +51,24 @@ while True:
         continue
     s.sendto(data, peer)'
 
-test_dgram_client_socat_udp_recvfrom_echo() {
+# socat_echo KIND: a socat UDP echo server (KIND UDP4-RECVFROM or
+# UDP4-LISTEN, forking), asked three messages by the client.
+socat_echo() {
 	need socat socat
 	local port
 	port=$(free_udp_port)
-	socat "UDP4-RECVFROM:$port,fork" EXEC:cat &
+	socat "$1:$port,fork" EXEC:cat &
 	PIDS+=($!)
 	wait_udp "$port"
-	out=$(client -t 5 "udp:127.0.0.1:$port" one 'two words')
+	out=$(client -t 5 "udp:127.0.0.1:$port" one 'two words' three)
 	expect_eq "$?" 0 "exit"
-	expect_eq "$out" $'server says: one\nserver says: two words'
+	expect_eq "$out" $'server says: one\nserver says: two words\nserver says: three'
 }
 
-test_dgram_client_socat_udp_listen_echo() {
-	need socat socat
-	local port
-	port=$(free_udp_port)
-	# one child per peer, talking to it alone: all messages come from one socket
-	socat "UDP4-LISTEN:$port,fork" EXEC:cat &
-	PIDS+=($!)
-	wait_udp "$port"
-	out=$(client -t 5 "udp:127.0.0.1:$port" a b c)
-	expect_eq "$?" 0 "exit"
-	expect_eq "$out" $'server says: a\nserver says: b\nserver says: c'
-}
+# a child per datagram, answering its sender
+test_dgram_client_socat_udp_recvfrom_echo() { socat_echo UDP4-RECVFROM; }
+# a child per peer, talking to it alone: every message must come from one socket
+test_dgram_client_socat_udp_listen_echo() { socat_echo UDP4-LISTEN; }
 
 test_dgram_client_parley_server_udp() {
 	start_server -q --echo udp:127.0.0.1:0
