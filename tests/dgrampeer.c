@@ -9,8 +9,8 @@
  *   big:N          send a datagram of N pattern bytes
  *   r              read one reply, print "reply: ESCAPED" (or "timeout", exit 1)
  *   rbig:N         read one reply of N pattern bytes, print "rbig ok"
- *   peers:N        N more sockets (N source addresses) each send "hello" and read
- *                  one reply; prints "peers K of N answered" (K got "world" or
+ *   peers:N        N more sockets (N source addresses), 100 at a time, each send
+ *                  "hello" and read one reply; prints "peers K of N answered" (K got "world" or
  *                  their "hello" back)
  *   flood:N:SIZE   send N datagrams of SIZE bytes as fast as the socket takes
  *                  them, reading nothing; prints "flood N sent"
@@ -19,6 +19,9 @@
  *   drain          read and discard replies until none comes for 200 ms;
  *                  prints "drained N"
  *   sleep:MS       pause
+ * and for seqpacket: (a connection of packets; the commands above work on it too)
+ *   shut           shutdown(SHUT_WR)          eof    wait for the end: prints "eof",
+ *                                                    "reset" or "timeout"
  */
 #include <errno.h>
 #include <poll.h>
@@ -77,6 +80,9 @@ static void pattern(uint8_t *p, size_t n)
 		p[i] = (uint8_t)('a' + i % 26);
 }
 
+/* n sockets in waves of 100 (a burst of thousands would overflow the
+ * server's receive buffer, which is not what is tested), all kept open
+ * until the end, so the n source addresses are distinct. */
 static void peers(long n)
 {
 	int *fds = calloc((size_t)n, sizeof(int));
@@ -84,15 +90,19 @@ static void peers(long n)
 
 	if (!fds)
 		die("peers", -ENOMEM);
-	for (long i = 0; i < n; i++) {
-		fds[i] = open_one();
-		put(fds[i], "hello", 5);
+	for (long w = 0; w < n; w += 100) {
+		long end = w + 100 < n ? w + 100 : n;
+		for (long i = w; i < end; i++) {
+			fds[i] = open_one();
+			put(fds[i], "hello", 5);
+		}
+		for (long i = w; i < end; i++) {
+			ssize_t k = get(fds[i], timeout_ms);
+			ok += k == 5 && (memcmp(buf, "world", 5) == 0 || memcmp(buf, "hello", 5) == 0);
+		}
 	}
-	for (long i = 0; i < n; i++) {
-		ssize_t k = get(fds[i], timeout_ms);
-		ok += k == 5 && (memcmp(buf, "world", 5) == 0 || memcmp(buf, "hello", 5) == 0);
+	for (long i = 0; i < n; i++)
 		close(fds[i]);
-	}
 	free(fds);
 	printf("peers %ld of %ld answered\n", ok, n);
 }
@@ -160,6 +170,12 @@ static void run(int fd, const char *cmd)
 		while (get(fd, 200) >= 0)
 			got++;
 		printf("drained %ld\n", got);
+	} else if (strcmp(cmd, "shut") == 0) {
+		shutdown(fd, SHUT_WR);
+	} else if (strcmp(cmd, "eof") == 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		n = poll(&p, 1, timeout_ms) <= 0 ? -2 : recv(fd, buf, sizeof(buf), 0);
+		printf("%s\n", n == 0 ? "eof" : n == -2 ? "timeout" : n < 0 ? "reset" : "data");
 	} else if (strncmp(cmd, "sleep:", 6) == 0) {
 		long ms = strtol(cmd + 6, NULL, 10);
 		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
