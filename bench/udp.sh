@@ -36,16 +36,19 @@ start parley "$BUILD/parley-server" -q udp:127.0.0.1:0
 start floor "$BUILD/bench/udpfloor" 0
 
 # udp SERVER ARGS...: parley-bench --json against SERVER; its JSON in OUT,
-# the server's CPU microseconds per request in CPU_US.
+# the server's and the generator's CPU microseconds per request in CPU_US
+# and GEN_US (which of the two CPUs runs out first).
 udp() {
-	local name=$1 pid addr t0 t1
+	local name=$1 pid addr t0 t1 n TIMEFORMAT='%U %S'
 	shift
 	eval "pid=\$PID_$name addr=\$ADDR_$name"
 	t0=$(ticks "$pid")
-	OUT=$("${GEN_PIN[@]}" "$BENCH" -q --json "$@" "$addr")
+	{ time "${GEN_PIN[@]}" "$BENCH" -q --json "$@" "$addr" >"$TMP/out"; } 2>"$TMP/gen.time"
+	OUT=$(cat "$TMP/out")
 	t1=$(ticks "$pid")
-	CPU_US=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$(field requests "$OUT")" \
-		'BEGIN { printf "%.2f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+	n=$(field requests "$OUT")
+	CPU_US=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.2f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+	GEN_US=$(awk -v n="$n" '{ printf "%.2f", (n > 0 ? ($1 + $2) * 1e6 / n : 0) }' "$TMP/gen.time")
 }
 pct() { awk -v l="$1" 'BEGIN { printf "%.3f%%", l * 100 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
@@ -55,7 +58,7 @@ declare -A R
 for s in parley floor; do
 	udp "$s" -c 50 -P 1 -d "$D" -t 1
 	R[U1,$s,rps]=$(field rps "$OUT") R[U1,$s,p99]=$(field p99_us "$OUT")
-	R[U1,$s,cpu]=$CPU_US R[U1,$s,loss]=$(field loss "$OUT")
+	R[U1,$s,cpu]=$CPU_US R[U1,$s,gen]=$GEN_US R[U1,$s,loss]=$(field loss "$OUT")
 done
 
 RATE=$(awk -v r="${R[U1,parley,rps]}" 'BEGIN { printf "%d", r * 0.75 }')
@@ -104,6 +107,7 @@ row() { printf '%-4s %-28s %14s %14s %8s\n' "$1" "$2" "$3" "$4" "$5"; }
 row U1 "datagrams/s" "${R[U1,parley,rps]}" "${R[U1,floor,rps]}" "$(ratio "${R[U1,parley,rps]}" "${R[U1,floor,rps]}")"
 row U1 "p99 us" "${R[U1,parley,p99]}" "${R[U1,floor,p99]}" "$(ratio "${R[U1,parley,p99]}" "${R[U1,floor,p99]}")"
 row U1 "server CPU us/datagram" "${R[U1,parley,cpu]}" "${R[U1,floor,cpu]}" "$(ratio "${R[U1,parley,cpu]}" "${R[U1,floor,cpu]}")"
+row U1 "generator CPU us/datagram" "${R[U1,parley,gen]}" "${R[U1,floor,gen]}" "$(ratio "${R[U1,parley,gen]}" "${R[U1,floor,gen]}")"
 row U1 "loss" "$(pct "${R[U1,parley,loss]}")" "$(pct "${R[U1,floor,loss]}")" ""
 row U2 "loss (open loop)" "$(pct "${R[U2,parley,loss]}")" "$(pct "${R[U2,floor,loss]}")" ""
 row U2 "p99 us (open loop)" "${R[U2,parley,p99]}" "${R[U2,floor,p99]}" "$(ratio "${R[U2,parley,p99]}" "${R[U2,floor,p99]}")"
