@@ -855,6 +855,8 @@ static void check_dgram(const struct bench *b, unsigned given)
 				"socket as fast as it can", opt_name(given & not_bulk & -(given & not_bulk)));
 	if (given & O_NO_GSO && !(given & O_BULK))
 		cli_usage_error("--no-gso goes with --bulk");
+	if (b->addr.sock != PL_SOCK_STREAM && b->timeout_ms == 0)
+		cli_usage_error("--timeout 0 with datagrams: a lost one would be waited for for ever");
 }
 
 static void parse(struct bench *b, int argc, char **argv)

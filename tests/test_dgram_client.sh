@@ -287,4 +287,6 @@ test_dgram_bench_usage_errors() {
 	expect_eq "$?" 2 "--bulk with -c"
 	"$BENCH" --no-gso udp:127.0.0.1:1 >/dev/null 2>&1
 	expect_eq "$?" 2 "--no-gso without --bulk"
+	"$BENCH" -t 0 udp:127.0.0.1:1 >/dev/null 2>&1
+	expect_eq "$?" 2 "-t 0 on udp"
 }
