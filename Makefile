@@ -26,12 +26,23 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(OPT) \
            -DPARLEY_GIT_REV='"$(GITREV)"' -MMD -MP
 LDLIBS  += -lm -pthread
 
+# TLS with OpenSSL 3 when pkg-config finds it (Debian: libssl-dev); TLS=0 builds without.
+TLS ?= $(shell pkg-config --atleast-version=3.0 openssl 2>/dev/null && echo 1 || echo 0)
+ifeq ($(TLS),1)
+CFLAGS  += -DPL_HAVE_TLS $(shell pkg-config --cflags openssl)
+LDLIBS  += $(shell pkg-config --libs openssl)
+else
+ifeq ($(MAKELEVEL),0)
+$(info parley: building without TLS (TLS=0, or no OpenSSL 3 for pkg-config; Debian: apt-get install libssl-dev))
+endif
+endif
+
 LIB_SRC  := $(wildcard src/lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SONAME   := libparley.so.$(MAJOR)
 SHLIB    := $(BUILD)/libparley.so.$(VERSION)
-CLI_OBJ  := $(BUILD)/obj/src/cli.o $(BUILD)/obj/src/log.o
+CLI_OBJ  := $(BUILD)/obj/src/cli.o $(BUILD)/obj/src/cli_tls.o $(BUILD)/obj/src/log.o
 PROGS    := $(BUILD)/parley-server $(BUILD)/parley-client $(BUILD)/parley-bench
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 UNIT_SRC := $(wildcard tests/unit_*.c)
@@ -153,8 +164,9 @@ install: $(PROGS) $(BUILD)/libparley.a $(SHLIB) contrib/parley.pc.in
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libparley.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libparley.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' contrib/parley.pc.in \
-	  >$(DESTDIR)$(LIBDIR)/pkgconfig/parley.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	  -e '$(if $(filter 1,$(TLS)),s|^@REQUIRES@|Requires.private: openssl|,/^@REQUIRES@/d)' \
+	  contrib/parley.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/parley.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/parley.pc
 	install -m 644 $(HEADERS) $(DESTDIR)$(INCDIR)/parley/
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/

@@ -239,23 +239,25 @@ void cli_std_fds(void)
 	}
 }
 
-void cli_getopt_init(struct cli_getopt *g, const struct cli_opt *opts)
+void cli_getopt_init(struct cli_getopt *g, const struct cli_opt *opts, const struct cli_opt *more)
 {
 	char *s = g->shorts;
 	int n = 0;
 
 	*s++ = ':'; /* getopt's own messages off: cli_bad_option says it once */
-	for (const struct cli_opt *o = opts; o->name || o->letter; o++) {
-		assert(o - opts < CLI_OPTS_MAX && (o->letter != 0) != (o->id != 0) &&
-		       o->has_arg != optional_argument);
-		if (o->letter) {
-			*s++ = o->letter;
-			if (o->has_arg == required_argument)
-				*s++ = ':';
+	for (int t = 0; t < 2; t++) {
+		for (const struct cli_opt *o = t ? more : opts; o && (o->name || o->letter); o++) {
+			assert(n < CLI_OPTS_MAX && (o->letter != 0) != (o->id != 0) &&
+			       o->has_arg != optional_argument);
+			if (o->letter) {
+				*s++ = o->letter;
+				if (o->has_arg == required_argument)
+					*s++ = ':';
+			}
+			if (o->name)
+				g->longs[n++] = (struct option){ o->name, o->has_arg, NULL,
+								 o->letter ? o->letter : o->id };
 		}
-		if (o->name)
-			g->longs[n++] = (struct option){ o->name, o->has_arg, NULL,
-							 o->letter ? o->letter : o->id };
 	}
 	*s = '\0';
 	g->longs[n] = (struct option){ 0 };

@@ -46,12 +46,13 @@ struct cli_opt {
 };
 
 /* getopt_long's option string and long options, built from a table. */
-#define CLI_OPTS_MAX 32
+#define CLI_OPTS_MAX 64
 struct cli_getopt {
 	char shorts[2 + 2 * CLI_OPTS_MAX];     /* ":" then "r:e..." */
 	struct option longs[CLI_OPTS_MAX + 1]; /* ends with { 0 } */
 };
-void cli_getopt_init(struct cli_getopt *g, const struct cli_opt *opts);
+/* more (may be NULL) is a second table, e.g. the TLS options of cli_tls.h */
+void cli_getopt_init(struct cli_getopt *g, const struct cli_opt *opts, const struct cli_opt *more);
 
 /*
  * What a getopt_long whose option string starts with ':' returned for a

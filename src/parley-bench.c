@@ -880,7 +880,7 @@ static void parse(struct bench *b, int argc, char **argv)
 	unsigned given = 0;
 	int ch;
 
-	cli_getopt_init(&g, opts);
+	cli_getopt_init(&g, opts, NULL);
 	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b->conns = (unsigned)cli_uint_range("--conns", optarg, 1, 1000000); given |= O_CONNS; break;

@@ -14,21 +14,24 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_tls.h"
 #include "client.h"
 #include "parley/buf.h"
 #include "parley/client.h"
 #include "parley/escape.h"
 #include "parley/clock.h"
 #include "parley/loop.h"
+#include "parley/tls.h"
 #include "parley/transport.h"
 
 #define MAX_TARGETS 16
 #define OUT_HIGH (64 * 1024) /* queue no more requests than this ahead */
 #define STREAM_BUF (256 * 1024) /* per direction in --stream mode */
 
-/* The socket under a framed connection, watched (see tap_read). */
+/* The socket (or TLS) under a framed connection, watched (see tap_read). */
 struct tap {
 	struct pl_transport t; /* first: the connection calls through it */
+	struct pl_transport *inner; /* TLS, or NULL: the socket itself */
 	int write_failed;      /* the last error came from a write, not a read */
 	int eof;               /* the server ended its direction */
 };
@@ -38,6 +41,7 @@ struct client {
 	struct pl_conn *conn;  /* the framed connection, once connected and until closed */
 	struct tap tap;
 	int fd;                /* --stream's socket */
+	struct pl_transport *stp; /* and its TLS, or NULL */
 	const struct pl_addr *target; /* ADDRESS, as given */
 	struct pl_addr targets[MAX_TARGETS]; /* and resolved */
 	size_t ntargets;
@@ -52,6 +56,10 @@ struct client {
 	long long idle_ms, quit_ms; /* --stream: -w and --quit; < 0 when unset */
 	unsigned retries;      /* --retries: datagrams only */
 	int escapes;           /* -E: messages and stdin lines take C escapes */
+	struct cli_tls tls_opts;
+	struct pl_tls *tls;    /* --tls or tls:ADDRESS, else NULL */
+	const char *tls_name;  /* the server's name to verify and send as SNI */
+	int tls_told;          /* -v: the handshake's outcome was printed */
 	struct msg *msgs;
 	int nmsgs, next;       /* argv messages; next to queue */
 	unsigned long long lineno; /* of the last stdin line queued, for messages */
@@ -71,6 +79,7 @@ static noreturn void usage(void)
 	printf("Usage: parley-client [OPTIONS] [ADDRESS [MESSAGE...]]\n"
 	       "Send each MESSAGE as a request and print each reply.\n"
 	       "\n"
+	       "ADDRESS is HOST:PORT, [IPV6]:PORT, unix:/PATH or unix:@NAME, tls: before any.\n"
 	       "ADDRESS defaults to localhost:1234; MESSAGE defaults to hello.  A MESSAGE of -\n"
 	       "reads more messages from standard input, one per line (a CR before the LF is\n"
 	       "dropped).\n"
@@ -96,6 +105,17 @@ static noreturn void usage(void)
 	       "  -N, --no-shutdown       keep the write side open after stdin ends\n"
 	       "  -w, --idle SECONDS      fail when no data moves for this long (0: no limit)\n"
 	       "      --quit SECONDS      exit this long after stdin ends (0: at once)\n"
+	       "TLS (also: ADDRESS tls:HOST:PORT):\n"
+	       "      --tls               connect with TLS; the server's certificate is verified\n"
+	       "      --tls-ca FILE|DIR   trust these CAs instead of the system's\n"
+	       "      --tls-servername NAME  name to send (SNI) and verify, instead of HOST\n"
+	       "      --tls-cert FILE     client certificate (PEM), with --tls-key FILE\n"
+	       "      --tls-key FILE      its private key\n"
+	       "      --tls-alpn LIST     offer these protocols (h2,http/1.1)\n"
+	       "      --tls-min 1.2|1.3   oldest version accepted (default 1.2)\n"
+	       "      --tls-resume        offer the previous connection's session\n"
+	       "      --tls-ktls          ask for kernel TLS (-v says whether it engaged)\n"
+	       "      --insecure          do not verify the server's certificate (warns)\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n"
 	       "\n"
@@ -172,11 +192,13 @@ static int poll_ms(long long ms)
 static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 {
 	struct tap *tp = (struct tap *)t;
-	ssize_t r = recv(fd, buf, n, 0);
+	ssize_t r = tp->inner ? tp->inner->ops->read(tp->inner, fd, buf, n) : recv(fd, buf, n, 0);
 
+	if (!tp->inner && r < 0)
+		r = -errno;
 	if (r < 0) {
 		tp->write_failed = 0;
-		return -errno;
+		return r;
 	}
 	tp->eof |= r == 0;
 	return r;
@@ -185,26 +207,103 @@ static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 static ssize_t tap_write(struct pl_transport *t, int fd, const void *buf, size_t n)
 {
 	struct tap *tp = (struct tap *)t;
-	ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+	ssize_t r = tp->inner ? tp->inner->ops->write(tp->inner, fd, buf, n)
+			      : send(fd, buf, n, MSG_NOSIGNAL);
 
+	if (!tp->inner && r < 0)
+		r = -errno;
 	if (r < 0) {
 		tp->write_failed = 1;
-		return -errno;
+		return r;
 	}
 	return r;
 }
 
 static int tap_shutdown(struct pl_transport *t, int fd)
 {
-	(void)t;
+	struct tap *tp = (struct tap *)t;
+
+	if (tp->inner)
+		return tp->inner->ops->shutdown(tp->inner, fd);
 	return shutdown(fd, SHUT_WR) < 0 ? -errno : 0;
 }
 
-static void tap_free(struct pl_transport *t) { (void)t; /* part of struct client */ }
+static size_t tap_pending(const struct pl_transport *t)
+{
+	const struct tap *tp = (const struct tap *)t;
+
+	return tp->inner ? tp->inner->ops->pending(tp->inner) : 0;
+}
+
+static unsigned tap_events(const struct pl_transport *t, unsigned want)
+{
+	const struct tap *tp = (const struct tap *)t;
+
+	return tp->inner ? tp->inner->ops->events(tp->inner, want) : want;
+}
+
+static long long tap_deadline(const struct pl_transport *t)
+{
+	const struct tap *tp = (const struct tap *)t;
+
+	return tp->inner ? tp->inner->ops->deadline(tp->inner) : -1;
+}
+
+/* the tap is part of struct client; what it wraps is the connection's */
+static void tap_free(struct pl_transport *t)
+{
+	struct tap *tp = (struct tap *)t;
+
+	if (tp->inner)
+		tp->inner->ops->free(tp->inner);
+	tp->inner = NULL;
+}
 
 static const struct pl_transport_ops tap_ops = {
-	.name = "tap", .read = tap_read, .write = tap_write, .shutdown = tap_shutdown, .free = tap_free,
+	.name = "tap", .read = tap_read, .write = tap_write, .shutdown = tap_shutdown,
+	.pending = tap_pending, .events = tap_events, .deadline = tap_deadline, .free = tap_free,
 };
+
+/* The address as the user gave it, tls: prefix and all, for TLS errors. */
+static const char *tls_target(const struct client *c)
+{
+	static char text[PL_ADDR_TEXT_MAX + 8];
+
+	snprintf(text, sizeof(text), "tls:%s", cli_addr_str(c->target));
+	return text;
+}
+
+static noreturn void tls_failed(const struct client *c, const struct pl_transport *tp, int err)
+{
+	const char *why = pl_tls_error(tp);
+
+	cli_die(1, "%s: %s", tls_target(c), why ? why : strerror(-err));
+}
+
+/* -v: what the handshake settled, once. */
+static void tls_tell(struct client *c, const struct pl_transport *tp)
+{
+	char text[768];
+
+	if (!c->verbose || c->tls_told || !tp)
+		return;
+	c->tls_told = 1;
+	cli_tls_describe(tp, text, sizeof(text));
+	fprintf(stderr, "%s\n", text);
+	if (c->tls_opts.ktls && !strstr(text, " ktls"))
+		fprintf(stderr, "tls: kTLS did not engage (the kernel's tls module or this cipher)\n");
+}
+
+/* A TLS transport for fd, or exit. */
+static struct pl_transport *tls_wrap(struct client *c, int fd)
+{
+	struct pl_transport *tp;
+	int r = pl_tls_transport_new(c->tls, fd, c->tls_name, &tp);
+
+	if (r < 0)
+		cli_die(1, "%s: %s", tls_target(c), strerror(-r));
+	return tp;
+}
 
 /* The race is lost: every address failed, or none could be tried. */
 static noreturn void connect_failed(const struct client *c, const struct pl_connect_report *r)
@@ -359,6 +458,7 @@ static void on_reply(struct pl_conn *conn, const uint8_t *msg, size_t len, void 
 		return; /* a last line without its newline (see tap_read) */
 	if (c->proto != PL_PROTO_RAW && c->received == c->sent)
 		cli_die(1, "%s: protocol error: a reply nobody asked for", c->peer);
+	tls_tell(c, c->tap.inner);
 	client_print_reply(msg, len);
 	c->received++;
 	wait_reply(c);
@@ -398,6 +498,8 @@ static void on_conn_close(struct pl_conn *conn, enum pl_close_reason why, int er
 			(unsigned long long)pl_conn_close_size(conn), c->max_msg);
 	case PL_CLOSE_NOMEM:
 		cli_die(1, "out of memory");
+	case PL_CLOSE_TLS:
+		tls_failed(c, c->tap.inner, err);
 	case PL_CLOSE_RESET:
 		cli_die(1, "%s %s: %s", c->tap.write_failed ? "write to" : "read from", c->peer,
 			strerror(-err));
@@ -482,6 +584,8 @@ static void on_connect(struct pl_conn *conn, const struct pl_connect_report *r, 
 
 	if (!conn)
 		connect_failed(c, r);
+	if (c->tls)
+		c->tap.inner = tls_wrap(c, pl_conn_fd(conn));
 	pl_conn_set_transport(conn, &c->tap.t); /* cannot fail: no byte moved yet */
 	connected(c, pl_conn_fd(conn));
 	c->conn = conn;
@@ -562,7 +666,7 @@ static struct out open_out(void)
 }
 
 /* Reads what fd has into d; returns the bytes read (0 at EOF, d->open cleared), or -errno. */
-static ssize_t pull(int fd, struct pipe_dir *d, int sock)
+static ssize_t pull(int fd, struct pipe_dir *d, int sock, struct pl_transport *tp)
 {
 	ssize_t n;
 
@@ -570,8 +674,14 @@ static ssize_t pull(int fd, struct pipe_dir *d, int sock)
 		return 0;
 	if (pl_buf_reserve(&d->buf, STREAM_BUF - pl_buf_len(&d->buf)) < 0)
 		return -ENOMEM;
-	n = sock ? recv(fd, pl_buf_tail(&d->buf), pl_buf_room(&d->buf), 0)
-		 : read(fd, pl_buf_tail(&d->buf), pl_buf_room(&d->buf));
+	if (tp) {
+		n = tp->ops->read(tp, fd, pl_buf_tail(&d->buf), pl_buf_room(&d->buf));
+		if (n < 0)
+			return n == -EAGAIN || n == -EINTR ? 0 : n;
+	} else {
+		n = sock ? recv(fd, pl_buf_tail(&d->buf), pl_buf_room(&d->buf), 0)
+			 : read(fd, pl_buf_tail(&d->buf), pl_buf_room(&d->buf));
+	}
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 	if (n == 0)
@@ -581,11 +691,18 @@ static ssize_t pull(int fd, struct pipe_dir *d, int sock)
 }
 
 /* Writes what d holds to fd, as much as kind allows; returns the bytes written, or -errno. */
-static ssize_t push(int fd, struct pipe_dir *d, enum out_kind kind)
+static ssize_t push(int fd, struct pipe_dir *d, enum out_kind kind, struct pl_transport *tp)
 {
 	size_t len = pl_buf_len(&d->buf);
 	ssize_t n;
 
+	if (tp) {
+		n = tp->ops->write(tp, fd, pl_buf_head(&d->buf), len);
+		if (n < 0)
+			return n == -EAGAIN || n == -EINTR ? 0 : n;
+		pl_buf_consume(&d->buf, (size_t)n);
+		return n;
+	}
 	if (kind == OUT_PIPE && len > PIPE_BUF)
 		len = PIPE_BUF;
 	n = kind == OUT_SOCKET ? send(fd, pl_buf_head(&d->buf), len, MSG_NOSIGNAL | MSG_DONTWAIT)
@@ -602,6 +719,23 @@ static size_t moved(ssize_t r, const char *way, const char *where)
 	if (r < 0)
 		cli_die(1, "%s %s: %s", way, where, strerror((int)-r));
 	return (size_t)r;
+}
+
+/* moved() for the socket: a TLS failure says what TLS said. */
+static size_t sock_moved(const struct client *c, ssize_t r, const char *way)
+{
+	if (r < 0 && c->stp && pl_tls_error(c->stp))
+		tls_failed(c, c->stp, (int)r);
+	return moved(r, way, c->peer);
+}
+
+/* The poll events for the socket when we want to read and/or write it. */
+static short sock_events(const struct client *c, int rd, int wr)
+{
+	unsigned want = (rd ? PL_READ : 0) | (wr ? PL_WRITE : 0), ev;
+
+	ev = c->stp && want ? c->stp->ops->events(c->stp, want) : want;
+	return (short)((ev & PL_READ ? POLLIN : 0) | (ev & PL_WRITE ? POLLOUT : 0));
 }
 
 /* -w ran out: say which side holds bytes back, if one does. */
@@ -643,7 +777,9 @@ static void stream(struct client *c)
 		long long now = pl_clock_ms();
 		if (!up.open && !pl_buf_len(&up.buf) && eof_at < 0) {
 			eof_at = now;
-			if (!c->no_shutdown)
+			if (!c->no_shutdown && c->stp) /* close_notify, then the FIN */
+				c->stp->ops->shutdown(c->stp, c->fd);
+			else if (!c->no_shutdown)
 				shutdown(c->fd, SHUT_WR); /* tell the server we are done sending */
 		}
 		/* the server closed and everything it sent is out: done, whatever stdin does */
@@ -652,8 +788,12 @@ static void stream(struct client *c)
 		int timeout = stream_timeout(c, now, last, eof_at, &up, &down);
 		if (timeout == -2)
 			break;
-		short sock_ev = (down.open && pl_buf_len(&down.buf) < STREAM_BUF ? POLLIN : 0) |
-				(pl_buf_len(&up.buf) ? POLLOUT : 0);
+		int rd = down.open && pl_buf_len(&down.buf) < STREAM_BUF;
+		short sock_ev = sock_events(c, rd, pl_buf_len(&up.buf) > 0);
+		/* plaintext TLS already holds wakes no poll */
+		int held = rd && c->stp && c->stp->ops->pending(c->stp);
+		if (held)
+			timeout = 0;
 		/* fd -1 when nothing is wanted: a hung-up socket would wake poll at once, for ever */
 		struct pollfd p[3] = {
 			{ .fd = up.open && pl_buf_len(&up.buf) < STREAM_BUF ? STDIN_FILENO : -1, .events = POLLIN },
@@ -663,20 +803,24 @@ static void stream(struct client *c)
 		int n = poll(p, 3, timeout);
 		if (n < 0 && errno != EINTR)
 			cli_die(1, "poll: %s", strerror(errno));
-		if (n <= 0)
+		if (n <= 0 && !held)
 			continue;
 		int open_before = up.open + down.open;
 		size_t m = 0;
 		if (p[0].revents)
-			m += moved(pull(STDIN_FILENO, &up, 0), "read from", "stdin");
+			m += moved(pull(STDIN_FILENO, &up, 0, NULL), "read from", "stdin");
+		/* TLS: either event may move either direction (a handshake, a key
+		 * update), so try both that are wanted */
+		int any = c->stp && (p[1].revents || held);
 		/* POLLHUP comes with data still queued: read only when there is room,
 		 * or a zero-length read would pass for the server's EOF */
-		if (p[1].events & POLLIN && p[1].revents & (POLLIN | POLLERR | POLLHUP))
-			m += moved(pull(c->fd, &down, 1), "read from", c->peer);
-		if (p[1].events & POLLOUT && p[1].revents & (POLLOUT | POLLERR))
-			m += moved(push(c->fd, &up, OUT_SOCKET), "write to", c->peer);
+		if ((p[1].events & POLLIN && p[1].revents & (POLLIN | POLLERR | POLLHUP)) || (any && rd))
+			m += sock_moved(c, pull(c->fd, &down, 1, c->stp), "read from");
+		if ((p[1].events & POLLOUT && p[1].revents & (POLLOUT | POLLERR)) ||
+		    (any && pl_buf_len(&up.buf)))
+			m += sock_moved(c, push(c->fd, &up, OUT_SOCKET, c->stp), "write to");
 		if (p[2].revents) {
-			ssize_t r = push(out.fd, &down, out.kind);
+			ssize_t r = push(out.fd, &down, out.kind, NULL);
 			if (r < 0)
 				client_stdout_failed((int)-r);
 			m += (size_t)r;
@@ -689,6 +833,25 @@ static void stream(struct client *c)
 		close(out.fd);
 	pl_buf_free(&up.buf);
 	pl_buf_free(&down.buf);
+}
+
+/* --stream --tls: the handshake first, so that the server's certificate
+ * is checked (and -v can say what was agreed) before a byte of stdin goes. */
+static void stream_handshake(struct client *c)
+{
+	int r;
+
+	c->stp = tls_wrap(c, c->fd);
+	while ((r = pl_tls_handshake(c->stp, c->fd)) == -EAGAIN) {
+		short ev = sock_events(c, 1, 1);
+		struct pollfd p = { .fd = c->fd, .events = ev };
+		/* the TLS deadline is -t (or 10 s): a short poll re-checks it */
+		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+			cli_die(1, "poll: %s", strerror(errno));
+	}
+	if (r < 0)
+		tls_failed(c, c->stp, r);
+	tls_tell(c, c->stp);
 }
 
 static void on_stream_connect(int fd, const struct pl_connect_report *r, void *arg)
@@ -718,10 +881,55 @@ static void talk(struct client *c, const struct pl_addr *addr, enum pl_family fa
 					 NULL)) < 0 || (r = pl_loop_run(c->loop)) < 0) {
 		cli_die(1, "event loop: %s", strerror(-r));
 	} else {
+		if (c->tls)
+			stream_handshake(c);
 		stream(c);
+		if (c->stp)
+			c->stp->ops->free(c->stp); /* close_notify, if not sent yet */
 		close(c->fd);
 	}
 	pl_loop_free(c->loop);
+}
+
+/* ADDRESS without its tls: prefix, which means --tls. */
+static const char *tls_address(struct client *c, const char *text)
+{
+	int tls;
+
+	text = cli_tls_strip(text, &tls);
+	c->tls_opts.on |= tls;
+	if (c->tls_opts.given && !c->tls_opts.on)
+		cli_usage_error("--tls-* options and --insecure go with --tls or a tls: ADDRESS");
+	return text;
+}
+
+/* The client's TLS context, and the name the server must prove it has. */
+static void tls_setup(struct client *c, const struct pl_addr *addr)
+{
+	static char host[PL_ADDR_TEXT_MAX];
+
+	if (c->timeout_ms > 0)
+		c->tls_opts.handshake_timeout_ms = c->timeout_ms;
+	else if (c->timeout_ms == 0)
+		c->tls_opts.handshake_timeout_ms = -1;
+	c->tls = cli_tls_context(&c->tls_opts, 0);
+	if (c->tls_opts.servername) {
+		c->tls_name = c->tls_opts.servername;
+	} else if (addr->kind == PL_ADDR_NAME) {
+		c->tls_name = addr->host;
+	} else if (addr->kind == PL_ADDR_IP4 || addr->kind == PL_ADDR_IP6) {
+		/* verified as an IP address (the certificate needs it in its SAN) */
+		struct pl_addr a = *addr;
+		char *colon;
+		a.port = 0;
+		pl_addr_format(&a, host, sizeof(host));
+		if ((colon = strrchr(host, ':')) && strcmp(colon, ":0") == 0)
+			*colon = '\0';
+		c->tls_name = host;
+	}
+	if (c->tls_opts.insecure)
+		cli_warn("warning: --insecure: the server's certificate is not verified; "
+			 "anyone on the path can read and change this connection");
 }
 
 /* ---- udp:, unixgram:, seqpacket: (client_dgram.c) ---- */
@@ -808,7 +1016,7 @@ int main(int argc, char **argv)
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
 	signal(SIGPIPE, SIG_IGN); /* a reset peer is an error to report; see stdout_gone */
-	cli_getopt_init(&g, opts);
+	cli_getopt_init(&g, opts, cli_tls_client_opts);
 	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case '4': fam = PL_FAMILY_4; break;
@@ -834,7 +1042,9 @@ int main(int argc, char **argv)
 		case 3: c.retries = (unsigned)cli_uint_range("--retries", optarg, 0, 1000); break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv, g.longs);
+		default:
+			if (!cli_tls_option(&c.tls_opts, ch, optarg))
+				cli_bad_option(ch, argv, g.longs);
 		}
 	}
 	if (c.stream && optind + 1 < argc)
@@ -843,7 +1053,11 @@ int main(int argc, char **argv)
 		cli_usage_error("-E goes with messages: --stream sends standard input as it is");
 	if (!c.stream && stream_opts)
 		cli_usage_error("-N, -w and --quit go with --stream");
-	cli_addr(&addr, optind < argc ? argv[optind] : "localhost", CLI_DEFAULT_PORT, 0);
+	cli_addr(&addr, tls_address(&c, optind < argc ? argv[optind] : "localhost"), CLI_DEFAULT_PORT, 0);
+	if (c.tls_opts.on && addr.sock != PL_SOCK_STREAM)
+		cli_usage_error("--tls and tls: are for TCP and unix: addresses (there is no DTLS)");
+	if (c.tls_opts.on)
+		tls_setup(&c, &addr);
 	args = optind + 1 < argc ? argv + optind + 1 : def_msgs;
 	parse_messages(&c, args, optind + 1 < argc ? argc - optind - 1 : 1);
 	if (src_text) {
@@ -857,6 +1071,7 @@ int main(int argc, char **argv)
 		talk_dgram(&c, &addr, fam, proto_given);
 	else
 		talk(&c, &addr, fam);
+	pl_tls_free(c.tls);
 	pl_buf_free(&c.line);
 	free_messages(&c);
 	client_flush_stdout();

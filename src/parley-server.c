@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_tls.h"
 #include "log.h"
 #include "parley/escape.h"
 #include "parley/group.h"
 #include "parley/loop.h"
 #include "parley/server.h"
 #include "parley/sock.h"
+#include "parley/tls.h"
 
 #define MAX_THREADS PL_GROUP_MAX
 
@@ -30,8 +32,10 @@ struct opts {
 	unsigned busy_poll_us;
 	struct pl_server_config cfg;
 	struct pl_group *g;        /* one loop per thread; loop 0 is the main thread's */
-	struct pl_addr *shown;     /* listeners to announce once every thread runs */
+	struct shown { struct pl_addr a; int tls; } *shown; /* listeners to announce once every thread runs */
 	int nshown;
+	struct cli_tls tls_opts;
+	struct pl_tls *tls;        /* for the tls: listeners, or NULL */
 	int activated;             /* how many of them came from systemd */
 	int dgram;                 /* a datagram listener: its counters are printed */
 };
@@ -46,6 +50,7 @@ static noreturn void usage(void)
 	       "Datagrams (one datagram, one message): udp:HOST:PORT, udp:PORT, unixgram:/PATH,\n"
 	       "unixgram:@NAME; Unix packets (one packet, one message): seqpacket:/PATH,\n"
 	       "seqpacket:@NAME.\n"
+	       "With the prefix tls: (tls:127.0.0.1:7443, tls:7443, tls:unix:/PATH) it serves TLS.\n"
 	       "\n"
 	       "Replies:\n"
 	       "  -r, --reply TEXT        answer TEXT to every request (default: world);\n"
@@ -78,10 +83,22 @@ static noreturn void usage(void)
 	       "                          TCP address gets N SO_REUSEPORT listeners\n"
 	       "      --busy-poll US      when idle, poll up to US microseconds before sleeping:\n"
 	       "                          lower latency, more CPU (default 0: sleep at once)\n"
+	       "TLS (for tls: listeners):\n"
+	       "      --tls-cert FILE     certificate chain (PEM); repeat with --tls-key for\n"
+	       "                          more names: the client's SNI picks, the first is default\n"
+	       "      --tls-key FILE      the private key of the --tls-cert before it (PEM)\n"
+	       "      --tls-ca FILE|DIR   CAs that client certificates are verified against\n"
+	       "      --tls-client-cert none|optional|require  ask for client certificates\n"
+	       "                          (default none)\n"
+	       "      --tls-alpn LIST     protocols to accept, in order of preference (h2,http/1.1)\n"
+	       "      --tls-min 1.2|1.3   oldest TLS version accepted (default 1.2)\n"
+	       "      --tls-handshake-timeout SEC  close a client whose handshake takes longer\n"
+	       "                          (default 10; 0: never)\n"
 	       "\n"
 	       "Started by systemd socket activation (LISTEN_FDS, LISTEN_PID), it serves the\n"
 	       "sockets it was given, and listens on ADDRESS only when one is named.\n"
-	       "SIGINT and SIGTERM drain and exit 0; SIGHUP is logged and changes nothing.\n"
+	       "SIGINT and SIGTERM drain and exit 0; SIGHUP reloads the TLS certificate files\n"
+	       "(connections open keep theirs).\n"
 	       "  -h, --help              show this help\n"
 	       "  -V, --version           show the version\n");
 	exit(0);
@@ -102,6 +119,16 @@ static void on_request(struct pl_conn *c, const uint8_t *msg, size_t len, void *
 		pl_conn_reply(c, o->reply, o->reply_len);
 }
 
+static void log_tls_close(const struct pl_server_event *ev, const char *peer)
+{
+	const char *why = pl_tls_error(pl_conn_transport(ev->conn));
+
+	if (!why)
+		why = ev->err ? strerror(-ev->err) : "failed";
+	log_event(0, "close", (const char *[]){ "peer", peer, "reason", "tls", "error", why, NULL },
+		  "close %s: tls (%s)", peer, why);
+}
+
 static void on_event(const struct pl_server_event *ev, void *arg)
 {
 	struct opts *o = arg;
@@ -119,7 +146,7 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->size);
 			log_event(1, "oversize", (const char *[]){ "peer", peer, "#size", num, NULL },
 				  "%s: message of %s bytes exceeds --max-msg %u; closing", peer, num,
-				  o->cfg.max_msg);
+				  o->cfg.max_msg ? o->cfg.max_msg : PL_FRAME_MAX_DEFAULT);
 		}
 		if (ev->reason == PL_CLOSE_MEMORY) {
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->size);
@@ -129,7 +156,9 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 		}
 		if (!o->verbose)
 			break;
-		if (ev->err && ev->reason == PL_CLOSE_RESET)
+		if (ev->reason == PL_CLOSE_TLS)
+			log_tls_close(ev, peer);
+		else if (ev->err && ev->reason == PL_CLOSE_RESET)
 			log_event(0, "close", (const char *[]){ "peer", peer, "reason", reason, "error", strerror(-ev->err), NULL },
 				  "close %s: %s (%s)", peer, reason, strerror(-ev->err));
 		else
@@ -163,14 +192,27 @@ static void flush_stdout(struct pl_loop *loop, void *arg)
 	fflush(stdout); /* no system call when nothing is buffered */
 }
 
-/* Nothing to reload yet (TLS certificates will be); not dying on it is the
- * point: a terminal closing or a stray `kill -HUP` should not stop service. */
+/* Renewed certificates are read again; a reload that fails keeps the old
+ * ones (a half-written file must not stop service), and so does a stray
+ * `kill -HUP` without TLS. */
 static void on_hup(struct pl_loop *loop, int signo, void *arg)
 {
+	struct opts *o = arg;
+	char err[512];
+	int r;
+
 	(void)loop;
 	(void)signo;
-	(void)arg;
-	log_event(0, "sighup", NULL, "SIGHUP: nothing to reload; still serving");
+	if (!o->tls) {
+		log_event(0, "sighup", NULL, "SIGHUP: nothing to reload; still serving");
+		return;
+	}
+	if ((r = pl_tls_reload(o->tls, err, sizeof(err))) < 0)
+		log_event(1, "sighup", (const char *[]){ "error", err[0] ? err : strerror(-r), NULL },
+			  "SIGHUP: reload failed: %s; keeping the certificates in use",
+			  err[0] ? err : strerror(-r));
+	else
+		log_event(0, "sighup", NULL, "SIGHUP: TLS certificates reloaded");
 }
 
 static void on_signal(struct pl_loop *loop, int signo, void *arg)
@@ -252,6 +294,21 @@ static void parse_limit(struct opts *o, int ch, const char *arg)
 	}
 }
 
+/* TLS options need a tls: listener, and a tls: listener needs a certificate. */
+static void check_tls(int argc, char **argv, struct opts *o)
+{
+	int any = 0, tls;
+
+	for (int i = optind; i < argc; i++) {
+		cli_tls_strip(argv[i], &tls);
+		any |= tls;
+	}
+	if (!any && o->tls_opts.given)
+		cli_usage_error("--tls-* options given, but no tls: listener (tls:127.0.0.1:7443)");
+	if (any)
+		o->tls = cli_tls_context(&o->tls_opts, 1);
+}
+
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct cli_opt opts[] = {
@@ -270,7 +327,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	const char *reply = NULL;
 	int ch;
 
-	cli_getopt_init(&g, opts);
+	cli_getopt_init(&g, opts, cli_tls_server_opts);
 	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case 'r': reply = optarg; break;
@@ -306,9 +363,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv, g.longs);
+		default:
+			if (!cli_tls_option(&o->tls_opts, ch, optarg))
+				cli_bad_option(ch, argv, g.longs);
 		}
 	}
+	check_tls(argc, argv, o);
 	if (o->cfg.drain_timeout_ms == 0)
 		o->cfg.drain_timeout_ms = 1; /* "0 s": close at once, but the library reads 0 as default */
 	if (reply && o->echo)
@@ -343,16 +403,16 @@ static void print_threads(const struct pl_server_stats *each, int n)
 
 /* "listening on" waits until every thread runs: whoever reads it may count
  * the threads or signal at once. */
-static int remember(struct opts *o, const struct pl_addr *bound)
+static int remember(struct opts *o, const struct pl_addr *bound, int tls)
 {
-	struct pl_addr *p = realloc(o->shown, (size_t)(o->nshown + 1) * sizeof(*p));
+	struct shown *p = realloc(o->shown, (size_t)(o->nshown + 1) * sizeof(*p));
 
 	if (!p) {
 		cli_warn("listen: %s", strerror(ENOMEM));
 		return -1;
 	}
 	o->shown = p;
-	o->shown[o->nshown++] = *bound;
+	o->shown[o->nshown++] = (struct shown){ *bound, tls };
 	o->dgram |= bound->sock == PL_SOCK_DGRAM;
 	return 0;
 }
@@ -360,7 +420,9 @@ static int remember(struct opts *o, const struct pl_addr *bound)
 static void announce(struct opts *o)
 {
 	for (int i = 0; i < o->nshown; i++) {
-		const char *a = cli_addr_str(&o->shown[i]);
+		char a[PL_ADDR_TEXT_MAX + 8];
+		snprintf(a, sizeof(a), "%s%s", o->shown[i].tls ? "tls:" : "",
+			 cli_addr_str(&o->shown[i].a));
 		log_event(0, "listening", (const char *[]){ "addr", a, NULL }, "listening on %s", a);
 	}
 	free(o->shown);
@@ -392,7 +454,7 @@ static int activated_listeners(struct opts *o)
 			cli_warn("listener for thread %u: %s", failed, strerror(-r));
 			return -1;
 		}
-		if (pl_addr_local(fd, &bound) == 0 && remember(o, &bound) < 0)
+		if (pl_addr_local(fd, &bound) == 0 && remember(o, &bound, 0) < 0)
 			return -1;
 	}
 	o->activated = n;
@@ -424,9 +486,12 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 	for (int i = 0; i < n; i++) {
 		struct pl_addr a, bound;
 		unsigned failed;
-		int r;
+		int r, tls;
+		const char *text = cli_tls_strip(addrs[i], &tls);
 
-		cli_addr(&a, addrs[i], CLI_DEFAULT_PORT, PL_ADDR_PASSIVE);
+		cli_addr(&a, text, CLI_DEFAULT_PORT, PL_ADDR_PASSIVE);
+		if (tls && a.sock != PL_SOCK_STREAM)
+			cli_usage_error("bad address '%s': tls: is for TCP and unix: addresses", addrs[i]);
 		if (a.kind == PL_ADDR_NAME) {
 			/* a host name listens on its first address */
 			struct pl_addr res[1];
@@ -438,11 +503,12 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 			}
 			a = res[0];
 		}
-		if ((r = pl_group_listen(o->g, &a, &lo, &bound, &failed)) < 0) {
+		r = pl_group_listen_tls(o->g, &a, &lo, tls ? o->tls : NULL, &bound, &failed);
+		if (r < 0) {
 			listen_failed(a, &bound, failed, r);
 			return -1;
 		}
-		if (remember(o, &bound) < 0)
+		if (remember(o, &bound, tls) < 0)
 			return -1;
 	}
 	return 0;
@@ -501,6 +567,7 @@ int main(int argc, char **argv)
 		if (r < 0 && r != -1)
 			cli_warn("threads: %s", strerror(-r));
 		pl_group_free(o.g);
+		pl_tls_free(o.tls);
 		free(o.shown);
 		free(o.reply);
 		return 1;
@@ -519,6 +586,7 @@ int main(int argc, char **argv)
 	if (rt < 0 && r == 0)
 		cli_warn("event loop: %s", strerror(-rt));
 	free(o.reply);
+	pl_tls_free(o.tls);
 	if (o.verbose)
 		print_stats(&st, o.dgram);
 	if (o.verbose && o.threads > 1)

@@ -310,3 +310,14 @@ test_seqpacket_over_max_msg_closes() {
 	stop_server
 	counted oversize 1
 }
+
+# The library's smallest server, unchanged, serves datagrams and packets.
+test_dgram_echo_example_unchanged() {
+	SERVER=$TOP/$BUILD/examples/echo-server start_server udp:127.0.0.1:0
+	expect_eq "$(dgrampeer "$ADDR" s:hi r s:there r)" $'reply: hi\nreply: there'
+	stop_server
+	expect_eq "$SRV_RC" 0
+	SERVER=$TOP/$BUILD/examples/echo-server start_server "seqpacket:$T/p.sock"
+	expect_eq "$(dgrampeer "$ADDR" s:hi s:there r r)" $'reply: hi\nreply: there'
+	stop_server
+}

@@ -223,6 +223,11 @@ test_dgram_client_usage_errors() {
 	expect_eq "$?" 2 "bad --retries"
 	err=$(client udp:7000 2>&1)
 	expect_eq "$?" 2 "a port alone"
+	err=$(client tls:udp:127.0.0.1:1 2>&1)
+	expect_eq "$?" 2 "tls: on udp"
+	expect_match "$err" "there is no DTLS"
+	client --tls seqpacket:@x >/dev/null 2>&1
+	expect_eq "$?" 2 "--tls on seqpacket"
 }
 
 test_dgram_bench_udp_smoke() {

@@ -287,6 +287,40 @@ static void fill(char *p, int i)
 	p[0] = '\n'; /* no line framing: the packet is the message */
 }
 
+static void echo_then_stop(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	struct ctx *x = arg;
+
+	pl_conn_reply(c, msg, len);
+	if (x->requests++ == 0)
+		pl_server_shutdown(x->srv);
+}
+
+/* A shutdown from on_request in the middle of a batch: the batch's other
+ * datagrams are each served once (the drain must not read over the batch
+ * it is called from), then the server drains. */
+static void test_dgram_shutdown_inside_a_batch(void)
+{
+	struct ctx x = { 0 };
+	struct pl_server_config cfg = { .on_request = echo_then_stop, .drain_timeout_ms = 3600000 };
+	struct pl_addr srv = serve(&x, &cfg, "udp:127.0.0.1:0");
+	int fd = pl_connect(&srv, 1, NULL, NULL);
+	char m[2] = "0";
+
+	CHECK(fd >= 0);
+	for (int i = 0; i < 5; i++, m[0]++)
+		CHECK(send(fd, m, 1, 0) == 1);
+	CHECK(pl_loop_run(x.loop) == 0);
+	CHECK_EQ_INT(x.drained, 1);
+	CHECK_EQ_INT(x.requests, 5);
+	m[0] = '0';
+	for (int i = 0; i < 5; i++, m[0]++)
+		expect_reply(fd, m);
+	CHECK(recv(fd, m, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN);
+	close(fd);
+	finish(&x);
+}
+
 /* SEQPACKET: 200 packets pipelined as fast as the socket takes them (a
  * Unix packet queue holds 10), answered under backpressure (out_cap far
  * below what is owed): every reply comes back whole and in order. */
@@ -328,6 +362,6 @@ static void test_seqpacket_boundaries_under_backpressure(void)
 static const struct unit_test tests[] = {
 	T(test_dgram_peer_is_a_conn), T(test_dgram_held_peers_are_not_evicted),
 	T(test_dgram_reply_queue_is_capped), T(test_dgram_drain_waits_for_held_peer),
-	T(test_seqpacket_boundaries_under_backpressure),
+	T(test_dgram_shutdown_inside_a_batch), T(test_seqpacket_boundaries_under_backpressure),
 };
 UNIT_MAIN(tests)

@@ -64,6 +64,12 @@ struct pl_server *pl_group_server(const struct pl_group *g, unsigned i);
  */
 int pl_group_listen(struct pl_group *g, const struct pl_addr *a, const struct pl_listen_opts *o,
 		    struct pl_addr *bound, unsigned *failed);
+/* pl_group_listen whose clients speak TLS with tls (tls.h; it must outlive
+ * the group): every loop's listener is given it by pl_server_set_tls. */
+struct pl_tls;
+int pl_group_listen_tls(struct pl_group *g, const struct pl_addr *a,
+			const struct pl_listen_opts *o, struct pl_tls *tls, struct pl_addr *bound,
+			unsigned *failed);
 
 /*
  * Serves a listener someone else made and keeps (socket activation, see
@@ -74,6 +80,8 @@ int pl_group_listen(struct pl_group *g, const struct pl_addr *a, const struct pl
  * it belongs to loop 0's server.
  */
 int pl_group_adopt_fd(struct pl_group *g, int fd, unsigned *failed);
+/* The same, its clients speaking TLS with tls. */
+int pl_group_adopt_fd_tls(struct pl_group *g, int fd, struct pl_tls *tls, unsigned *failed);
 
 /*
  * Starts the threads of loops 1..n-1, each running pl_loop_run; the caller

@@ -43,7 +43,9 @@ struct pl_transport_ops {
 	 * somewhere, a handshake say, or -1 for none: past it the connection
 	 * closes with -ETIMEDOUT.  May be NULL: none. */
 	long long (*deadline)(const struct pl_transport *t);
-	/* Frees t; the connection closes the fd itself afterwards. */
+	/* Frees t, when the connection closes (after its close callback, so
+	 * that can still ask t why it failed) and before it closes the fd
+	 * itself: a last word (a close_notify) may still be written. */
 	void (*free)(struct pl_transport *t);
 };
 

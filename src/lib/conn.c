@@ -82,13 +82,20 @@ void *pl_conn_data(const struct pl_conn *c) { return c->data; }
 
 struct pl_transport *pl_conn_transport(const struct pl_conn *c) { return c->tp; }
 
+static long long t_deadline(const struct pl_conn *c);
+static void check_by(struct pl_conn *c, long long due);
+
 int pl_conn_set_transport(struct pl_conn *c, struct pl_transport *t)
 {
+	long long due;
+
 	if (c->dgram)
 		return -EOPNOTSUPP;
 	if (c->tp)
 		return -EBUSY;
 	c->tp = t;
+	if ((due = t_deadline(c)) >= 0)
+		check_by(c, due);
 	return 0;
 }
 
@@ -121,6 +128,20 @@ static int t_shutdown(struct pl_conn *c)
 	return shutdown(c->io.fd, SHUT_WR) < 0 ? -errno : 0;
 }
 
+/* A transport's deadline (a handshake to finish), or -1. */
+static long long t_deadline(const struct pl_conn *c)
+{
+	return c->tp && c->tp->ops->deadline ? c->tp->ops->deadline(c->tp) : -1;
+}
+
+/* The close reason for a failed read or write. */
+static enum pl_close_reason io_reason(const struct pl_conn *c, int err)
+{
+	if (err == -ENOMEM)
+		return PL_CLOSE_NOMEM;
+	return c->tp && err == -EPROTO ? PL_CLOSE_TLS : PL_CLOSE_RESET;
+}
+
 static size_t t_pending(const struct pl_conn *c)
 {
 	return c->tp && c->tp->ops->pending ? c->tp->ops->pending(c->tp) : 0;
@@ -148,8 +169,6 @@ static void free_conn(struct pl_closing *h)
 
 	pl_buf_free(&c->in);
 	pl_buf_free(&c->out);
-	if (c->tp)
-		c->tp->ops->free(c->tp);
 	free(c);
 }
 
@@ -187,6 +206,11 @@ void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t s
 	 * client's on_close calling pl_client_free): touch only c and loop
 	 * from here on */
 	x->owner->closed(x, c, why, err, size);
+	/* before the fd goes: a TLS close_notify may still be sent on it */
+	if (c->tp) {
+		c->tp->ops->free(c->tp);
+		c->tp = NULL;
+	}
 	close(c->io.fd);
 	/* freed after the iteration: events for it may still be in this batch */
 	pl_loop_close(loop, &c->dead, free_conn);
@@ -227,7 +251,7 @@ static long long next_check(const struct pl_conn *c)
 		? c->last_sent + cfg->send_timeout_ms : -1;
 	long long req = request_pending(c) ? c->msg_start + cfg->request_timeout_ms : -1;
 
-	return earliest(earliest(idle, stall), req);
+	return earliest(earliest(earliest(idle, stall), req), t_deadline(c));
 }
 
 /* Pulls c's timer earlier to due when it would fire later (rare work:
@@ -400,7 +424,7 @@ static int flush(struct pl_conn *c)
 	if (r == 0)
 		r = finish_shutdown(c);
 	if (r < 0)
-		conn_close(c, r == -ENOMEM ? PL_CLOSE_NOMEM : PL_CLOSE_RESET, r, 0);
+		conn_close(c, io_reason(c, r), r, 0);
 	else
 		pl_buf_release(&c->out);
 	return r;
@@ -595,7 +619,9 @@ static void do_read(struct pl_conn *c)
 	n = t_read(c, dst, room);
 	if (n < 0) {
 		if (n != -EAGAIN && n != -EINTR)
-			conn_close(c, PL_CLOSE_RESET, (int)n, 0);
+			conn_close(c, io_reason(c, (int)n), (int)n, 0);
+		else if (c->tp) /* the transport may wait for the other event now */
+			update_interest(c);
 		return;
 	}
 	c->last_active = pl_loop_now(x->loop);
@@ -652,8 +678,12 @@ static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct pl_conn *c = t->data;
 	const struct pl_conn_config *cfg = &c->x->cfg;
-	long long now = pl_loop_now(loop), due;
+	long long now = pl_loop_now(loop), due = t_deadline(c);
 
+	if (due >= 0 && now >= due) {
+		conn_close(c, PL_CLOSE_TLS, -ETIMEDOUT, 0);
+		return;
+	}
 	if (cfg->send_timeout_ms && pl_buf_len(&c->out) && now >= c->last_sent + cfg->send_timeout_ms) {
 		conn_close(c, PL_CLOSE_STALLED, -ETIMEDOUT, 0);
 		return;
@@ -679,6 +709,12 @@ static void on_timer(struct pl_loop *loop, struct pl_timer *t)
 	if (!c->paused && pl_buf_len(&c->in)) {
 		pump(c);
 		tell_eof(c);
+		if (c->closing)
+			return;
+	}
+	/* and plaintext a transport holds, which no socket event announces */
+	if (wants_read(c) && t_pending(c)) {
+		do_read(c);
 		if (c->closing)
 			return;
 	}
@@ -734,7 +770,7 @@ void pl_conn_resume(struct pl_conn *c)
 	update_interest(c);
 	/* messages already buffered would wait for bytes that may never come:
 	 * the timer hands them out on the next iteration */
-	if (!c->closing && (pl_buf_len(&c->in) || c->eof))
+	if (!c->closing && (pl_buf_len(&c->in) || c->eof || t_pending(c)))
 		check_by(c, pl_loop_now(c->x->loop));
 }
 

@@ -27,6 +27,7 @@
 #define RECV_ROUNDS 4        /* batches per wakeup, then the loop's other handles */
 #define DRAIN_ROUNDS 64      /* batches served at shutdown: what was already received */
 #define EVICT_SCAN 16        /* held peers passed over at the tail before giving up */
+#define QUEUE_KEEP (64 * 1024) /* a reply queue this small is kept when empty */
 /* the larger pktinfo, and the kernel's drop counter (SO_RXQ_OVFL) */
 #define CTRL_SPACE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint32_t)))
 
@@ -252,6 +253,18 @@ static void free_peer(struct pl_closing *h)
 
 static void close_socket(struct pl_dgram *d);
 
+/* Draining: every peer not owed an answer goes. */
+static void close_unheld(struct pl_dgram *d)
+{
+	struct peer *p, *prev;
+
+	for (p = d->lru_tail; p; p = prev) {
+		prev = p->c.prev ? peer_of(p->c.prev) : NULL;
+		if (!p->c.held)
+			dgram_close(&p->c, PL_CLOSE_SHUTDOWN, 0);
+	}
+}
+
 /* Draining and nothing left: the socket closes and the owner hears of it
  * last (it may free itself, and so d->x). */
 static void maybe_quiet(struct pl_dgram *d)
@@ -476,7 +489,9 @@ static void flush(struct pl_dgram *d, int writable)
 			d->qn--;
 		}
 	}
-	pl_buf_release(&d->q);
+	/* kept for the next batch unless a burst made it large */
+	if (!d->qn && d->q.cap > QUEUE_KEEP)
+		pl_buf_free(&d->q);
 	update_interest(d);
 }
 
@@ -583,6 +598,9 @@ static int recv_batch(struct pl_dgram *d)
 	d->in_batch = 0;
 	if (!d->dead && !d->blocked)
 		flush(d, 0);
+	/* a shutdown from on_request: the batch's new peers go too */
+	if (!d->dead && d->draining)
+		close_unheld(d);
 	return n;
 }
 
@@ -590,7 +608,7 @@ static int recv_batch(struct pl_dgram *d)
  * is read and forgotten: it is about one peer, not the socket. */
 static void recv_some(struct pl_dgram *d, int rounds)
 {
-	for (int i = 0; i < rounds && !d->dead; i++) {
+	for (int i = 0; i < rounds && !d->dead && !d->draining; i++) {
 		int n = recv_batch(d);
 		if (n >= 0 && n < PL_DGRAM_BATCH)
 			break;
@@ -703,22 +721,18 @@ void dgram_close_peers(struct pl_dgram *d)
 
 void dgram_shutdown(struct pl_dgram *d)
 {
-	struct peer *p, *prev;
-
 	if (d->draining || d->io.fd < 0)
 		return;
-	/* what the kernel holds was sent before the stop: answer it too */
-	recv_some(d, DRAIN_ROUNDS);
+	/* what the kernel holds was sent before the stop: answer it too
+	 * (not from inside a batch, whose arrays a read would overwrite) */
+	if (!d->in_batch)
+		recv_some(d, DRAIN_ROUNDS);
 	d->draining = 1;
 	update_interest(d);
-	for (p = d->lru_tail; p; p = prev) {
-		prev = p->c.prev ? peer_of(p->c.prev) : NULL;
-		if (!p->c.held)
-			dgram_close(&p->c, PL_CLOSE_SHUTDOWN, 0);
-	}
+	close_unheld(d);
 	/* the owner checks dgram_quiet itself: it is in the middle of its own
 	 * shutdown, so it is not called back from here */
-	if (dgram_quiet(d))
+	if (!d->in_batch && dgram_quiet(d))
 		close_socket(d);
 }
 

@@ -95,7 +95,7 @@ struct pl_server *pl_group_server(const struct pl_group *g, unsigned i) { return
 
 /* Loops from..n-1 watch a duplicate of listener fd, which stays with
  * whoever made it: only one server may remove a Unix socket file. */
-static int share(struct pl_group *g, unsigned from, int fd, unsigned *failed)
+static int share(struct pl_group *g, unsigned from, int fd, struct pl_tls *tls, unsigned *failed)
 {
 	for (unsigned i = from; i < g->n; i++) {
 		int d = fcntl(fd, F_DUPFD_CLOEXEC, 0), r;
@@ -106,13 +106,15 @@ static int share(struct pl_group *g, unsigned from, int fd, unsigned *failed)
 			*failed = i;
 			return r;
 		}
+		if (tls)
+			pl_server_set_tls(g->m[i].srv, d, tls);
 	}
 	return 0;
 }
 
 /* Loops 1.. each listen on a, port included, joining loop 0's group. */
 static int join(struct pl_group *g, const struct pl_addr *a, const struct pl_listen_opts *o,
-		unsigned *failed)
+		struct pl_tls *tls, unsigned *failed)
 {
 	for (unsigned i = 1; i < g->n; i++) {
 		int fd = pl_listen(a, o), r;
@@ -122,12 +124,21 @@ static int join(struct pl_group *g, const struct pl_addr *a, const struct pl_lis
 			*failed = i;
 			return fd < 0 ? fd : r;
 		}
+		if (tls)
+			pl_server_set_tls(g->m[i].srv, fd, tls);
 	}
 	return 0;
 }
 
 int pl_group_listen(struct pl_group *g, const struct pl_addr *a, const struct pl_listen_opts *o,
 		    struct pl_addr *bound, unsigned *failed)
+{
+	return pl_group_listen_tls(g, a, o, NULL, bound, failed);
+}
+
+int pl_group_listen_tls(struct pl_group *g, const struct pl_addr *a,
+			const struct pl_listen_opts *o, struct pl_tls *tls, struct pl_addr *bound,
+			unsigned *failed)
 {
 	struct pl_listen_opts lo = { 0 };
 	struct pl_addr at = *a, local;
@@ -148,18 +159,25 @@ int pl_group_listen(struct pl_group *g, const struct pl_addr *a, const struct pl
 		close(fd);
 		return r;
 	}
+	if (tls)
+		pl_server_set_tls(g->m[0].srv, fd, tls);
 	if ((r = pl_addr_local(fd, &local)) < 0)
 		return r;
 	if (bound)
 		*bound = local;
 	if (at.kind != PL_ADDR_IP4 && at.kind != PL_ADDR_IP6 && at.kind != PL_ADDR_ANY)
-		return share(g, 1, fd, failed);
+		return share(g, 1, fd, tls, failed);
 	lo.reuseport = PL_REUSEPORT_JOIN;
 	at.port = local.port;
-	return join(g, &at, &lo, failed);
+	return join(g, &at, &lo, tls, failed);
 }
 
 int pl_group_adopt_fd(struct pl_group *g, int fd, unsigned *failed)
+{
+	return pl_group_adopt_fd_tls(g, fd, NULL, failed);
+}
+
+int pl_group_adopt_fd_tls(struct pl_group *g, int fd, struct pl_tls *tls, unsigned *failed)
 {
 	unsigned dummy;
 	int r;
@@ -169,7 +187,9 @@ int pl_group_adopt_fd(struct pl_group *g, int fd, unsigned *failed)
 	*failed = 0;
 	if ((r = pl_server_adopt_fd(g->m[0].srv, fd)) < 0)
 		return r;
-	return share(g, 1, fd, failed);
+	if (tls)
+		pl_server_set_tls(g->m[0].srv, fd, tls);
+	return share(g, 1, fd, tls, failed);
 }
 
 static void *run(void *arg)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "parley/sock.h"
+#include "parley/tls.h"
 
 #define ACCEPTS_PER_WAKEUP 64      /* keep existing clients' latency during a storm */
 #define ACCEPT_PAUSE_MS 100        /* after ENOBUFS/ENOMEM or a lost spare fd */
@@ -85,9 +86,11 @@ static void refuse(struct pl_server *s, int fd, const struct sockaddr_storage *s
 	emit(s, PL_EV_REJECT, NULL, &peer, why, err, 0);
 }
 
-static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage *ss, socklen_t len)
+static void add_conn(struct pl_server *s, const struct listener *l, int fd,
+		     const struct sockaddr_storage *ss, socklen_t len)
 {
 	struct pl_conn *c;
+	int r;
 
 	/* counted before the check: threads racing for the last slot cannot
 	 * both take it */
@@ -102,9 +105,13 @@ static void add_conn(struct pl_server *s, int fd, const struct sockaddr_storage 
 		refuse(s, fd, ss, PL_CLOSE_NOMEM, -ENOMEM);
 		return;
 	}
+	r = l->tls ? pl_tls_attach(c, l->tls, NULL) : 0;
 	s->stats.accepted++;
 	s->stats.open++;
 	emit(s, PL_EV_OPEN, c, NULL, 0, 0, 0);
+	/* open already, so its end is reported as every connection's is */
+	if (r < 0 && !c->closing)
+		conn_close(c, PL_CLOSE_NOMEM, r, 0);
 }
 
 static void pause_accepting(struct pl_server *s, int on)
@@ -181,7 +188,7 @@ static void accept_some(struct pl_server *s, struct pl_io *io, int max)
 			s->accept_failing = 0;
 			emit(s, PL_EV_ACCEPT_RESUMED, NULL, NULL, 0, 0, 0);
 		}
-		add_conn(s, fd, &ss, len);
+		add_conn(s, (const struct listener *)io, fd, &ss, len);
 	}
 }
 
@@ -239,6 +246,7 @@ static int add_listener(struct pl_server *s, int fd, int owned)
 		pl_io_init(&ls[s->nls].io, fd, on_listener, NULL);
 		ls[s->nls].srv = s;
 		ls[s->nls].ino = owned ? pl_listen_ino(fd) : 0;
+		ls[s->nls].tls = NULL;
 		s->nls++;
 	}
 	for (size_t i = 0; i < s->nls; i++)
@@ -266,6 +274,17 @@ int pl_server_adopt_fd(struct pl_server *s, int fd)
 	int r = add_dgram(s, fd, 0);
 
 	return r == -ENOTSUP ? add_listener(s, fd, 0) : r;
+}
+
+int pl_server_set_tls(struct pl_server *s, int fd, struct pl_tls *t)
+{
+	for (size_t i = 0; i < s->nls; i++) {
+		if (s->ls[i].io.fd == fd) {
+			s->ls[i].tls = t;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 static void close_listeners(struct pl_server *s)

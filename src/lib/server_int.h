@@ -13,6 +13,7 @@ struct listener {
 	struct pl_io io;
 	struct pl_server *srv;
 	unsigned long ino; /* of its Unix socket file, removed on close */
+	struct pl_tls *tls; /* its clients speak TLS, or NULL */
 };
 
 struct pl_server {
