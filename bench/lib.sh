@@ -38,3 +38,15 @@ start() {
 	[ -n "$addr" ] || { echo "bench: $name did not start: $(cat "$TMP/$name.err")" >&2; exit 1; }
 	eval "ADDR_$name=\$addr; PID_$name=$pid"
 }
+
+# put KEY VALUE: one round's figure (in the caller's associative array V);
+# settle turns each key's rounds into their median in R (servers alternate
+# within a round, so drift on this shared machine hits them alike)
+put() { V[$1]="${V[$1]:-} $2"; }
+settle() {
+	local k
+	for k in "${!V[@]}"; do
+		R[$k]=$(tr ' ' '\n' <<<"${V[$k]}" | grep . | sort -g |
+			awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	done
+}

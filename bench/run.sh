@@ -85,18 +85,7 @@ gen() {
 	OUT=$out
 }
 
-# put KEY VALUE: one round's figure; settle turns each key's rounds into
-# their median in R (servers alternate within a round, so drift on this
-# shared machine hits them alike)
 declare -A V
-put() { V[$1]="${V[$1]:-} $2"; }
-settle() {
-	local k
-	for k in "${!V[@]}"; do
-		R[$k]=$(tr ' ' '\n' <<<"${V[$k]}" | grep . | sort -g |
-			awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-	done
-}
 # want W: whether workload W runs (all of them unless --only lists some)
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 declare -A R

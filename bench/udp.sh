@@ -3,7 +3,9 @@
 # blocking recvfrom and one sendto per datagram), in one run, on this
 # machine; prints the figures and their ratios.  Servers run on CPU 0, the
 # generator on CPU 1 when there are two CPUs.
-#   bash bench/udp.sh [--duration SECONDS] [--bulk SIZE]
+#   bash bench/udp.sh [--duration SECONDS] [--rounds N] [--bulk SIZE]
+# U1 and U2 run ROUNDS times (default 3), the two servers taking turns in
+# each round; their figures are the medians of the rounds.
 #   U1  50 peers, 1 in flight each: datagrams/s, parley / floor (target >= 2)
 #   U2  open loop at 75% of U1's parley rate: loss (target <= 0.1%), p99
 #   U3  a flood past capacity: server CPU each second, RSS, drops counted,
@@ -15,12 +17,14 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 BUILD=${BUILD:-build}
 D=3
+ROUNDS=3
 BULK=1G
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--duration) D=$2; shift ;;
 	--bulk) BULK=$2; shift ;;
-	*) echo "usage: bench/udp.sh [--duration SECONDS] [--bulk SIZE]" >&2; exit 2 ;;
+	--rounds) ROUNDS=$2; shift ;;
+	*) echo "usage: bench/udp.sh [--duration SECONDS] [--rounds N] [--bulk SIZE]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -53,21 +57,23 @@ udp() {
 pct() { awk -v l="$1" 'BEGIN { printf "%.3f%%", l * 100 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
-echo "U1: 50 peers, 1 in flight, ${D}s each"
-declare -A R
-for s in parley floor; do
+echo "U1: 50 peers, 1 in flight, ${D}s each, $ROUNDS rounds"
+declare -A R V
+for round in $(seq 1 "$ROUNDS"); do for s in parley floor; do
 	udp "$s" -c 50 -P 1 -d "$D" -t 1
-	R[U1,$s,rps]=$(field rps "$OUT") R[U1,$s,p99]=$(field p99_us "$OUT")
-	R[U1,$s,cpu]=$CPU_US R[U1,$s,gen]=$GEN_US R[U1,$s,loss]=$(field loss "$OUT")
-done
+	put U1,$s,rps "$(field rps "$OUT")"; put U1,$s,p99 "$(field p99_us "$OUT")"
+	put U1,$s,cpu "$CPU_US"; put U1,$s,gen "$GEN_US"; put U1,$s,loss "$(field loss "$OUT")"
+done; done
+settle
 
 RATE=$(awk -v r="${R[U1,parley,rps]}" 'BEGIN { printf "%d", r * 0.75 }')
-echo "U2: open loop at $RATE datagrams/s (75% of parley's U1), ${D}s each"
-for s in parley floor; do
+echo "U2: open loop at $RATE datagrams/s (75% of parley's U1), ${D}s each, $ROUNDS rounds"
+for round in $(seq 1 "$ROUNDS"); do for s in parley floor; do
 	udp "$s" -c 50 --rate "$RATE" -d "$D" -t 1
-	R[U2,$s,loss]=$(field loss "$OUT") R[U2,$s,p99]=$(field p99_us "$OUT")
-	R[U2,$s,p999]=$(field p999_us "$OUT")
-done
+	put U2,$s,loss "$(field loss "$OUT")"; put U2,$s,p99 "$(field p99_us "$OUT")"
+	put U2,$s,p999 "$(field p999_us "$OUT")"
+done; done
+settle
 
 # U3: a server of its own with -v, so its drop counters come out at the end
 FLOOD=$(awk -v r="${R[U1,parley,rps]}" 'BEGIN { printf "%d", r * 4 }')
@@ -118,4 +124,5 @@ echo "U3 flood: $flood_rps answered/s, loss $(pct "$flood_loss"); server CPU eac
 echo "   RSS ${rss0} KiB before, ${rss_max} KiB at most; a probe during it answered: $probe"
 echo "   ${stats}"
 echo "U4 bulk: GSO $(awk -v m="${R[U4,gso,mbs]}" 'BEGIN { printf "%.0f", m }') MB/s (gso=${R[U4,gso,on]}), sendmmsg $(awk -v m="${R[U4,nogso,mbs]}" 'BEGIN { printf "%.0f", m }') MB/s: ratio $(ratio "${R[U4,gso,mbs]}" "${R[U4,nogso,mbs]}"); replies lost $(pct "${R[U4,gso,loss]}") and $(pct "${R[U4,nogso,loss]}")"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, kernel $(uname -r)"
