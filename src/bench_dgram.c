@@ -2,11 +2,16 @@
  * bench_dgram.c - parley-bench over udp:, unixgram: and seqpacket:.
  *
  * Each peer is one connected socket on the loop with its requests in
- * flight, oldest first.  Datagrams may be lost, so every request has a
- * deadline (--timeout): a peer whose oldest request is past it has lost
- * what it has in flight (counted missing), and it goes on from a new
- * socket, so a reply that was only late cannot pass for a newer request's
- * (replies carry no request id).  Replies are read up to 64 per system
+ * flight, oldest first.  With --expect-echo (and requests of 8 bytes or
+ * more) each request carries its number, so a reply finds its own request
+ * and the older ones still waiting were lost (one path keeps order);
+ * otherwise a reply carries no id and is taken for its peer's oldest
+ * request.  Datagrams may be lost, so every request has a
+ * deadline (--timeout), past which it counts missing.  When that leaves
+ * the peer nothing in flight, it goes on from a new socket, so a reply that
+ * was only late cannot pass for a newer request's; when younger requests
+ * still wait (an open loop past capacity) the socket stays, since closing
+ * it would lose their replies too.  Replies are read up to 64 per system
  * call (recvmmsg), requests sent up to 64 per call (sendmmsg).
  */
 #include <errno.h>
@@ -36,6 +41,7 @@ struct peer {
 	struct pl_io io;
 	struct pl_buf times; /* times (uint64_t ns) of the requests in flight, oldest first */
 	unsigned unsent;     /* the newest of them, still waiting for room in the socket */
+	uint64_t head_seq;   /* the number of the oldest in flight (numbered requests) */
 };
 
 struct run {
@@ -44,6 +50,8 @@ struct run {
 	struct peer *peers;
 	uint8_t *slots;        /* BATCH receive buffers of slot bytes */
 	size_t slot;
+	int numbered;          /* requests carry their number (see the top) */
+	uint8_t *out;          /* numbered: BATCH requests being sent */
 	uint64_t issued, inflight;
 	long long stop_sending_ms;
 	long long last_ns;     /* the last request sent or reply read */
@@ -54,6 +62,30 @@ struct run {
 };
 
 static size_t in_flight(const struct peer *p) { return pl_buf_len(&p->times) / sizeof(uint64_t); }
+
+/* p's k oldest requests leave the queue (the caller counts them). */
+static void pop(struct peer *p, size_t k)
+{
+	pl_buf_consume(&p->times, k * sizeof(uint64_t));
+	p->head_seq += k;
+	p->r->inflight -= k;
+}
+
+/* A request's number, in its first 8 bytes, little-endian. */
+static void put_seq(uint8_t *b, uint64_t seq)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(seq >> (8 * i));
+}
+
+static uint64_t get_seq(const uint8_t *b)
+{
+	uint64_t seq = 0;
+
+	for (int i = 7; i >= 0; i--)
+		seq = seq << 8 | b[i];
+	return seq;
+}
 
 /* A socket connected to the target, non-blocking: -errno on failure. */
 static int open_socket(const struct pl_addr *t)
@@ -99,15 +131,15 @@ static void refused(struct run *r)
 		cli_warn("%s: Connection refused", cli_addr_str(&r->d->target));
 }
 
-/* p's requests in flight are lost: counted missing, and p starts over
- * from a new socket (see the top). */
+/* All p's requests in flight are lost: counted missing, and p starts
+ * over from a new socket (see the top). */
 static void peer_lost(struct peer *p)
 {
 	struct run *r = p->r;
 	size_t n = in_flight(p);
 
 	r->d->missing += n;
-	r->inflight -= n;
+	pop(p, n);
 	pl_buf_free(&p->times);
 	p->unsent = 0;
 	pl_io_close(r->loop, &p->io);
@@ -143,20 +175,36 @@ static void finish_if_done(struct run *r)
 /* Sends p's waiting requests, BATCH per call, while the socket takes
  * them; a full one (a Unix datagram server's queue, above all) is waited
  * for, as a stream would be. */
+/* Up to BATCH of p's waiting requests in one sendmmsg: its result. */
+static int send_batch(struct peer *p)
+{
+	struct run *r = p->r;
+	size_t len = r->d->payload_len;
+	unsigned n = p->unsent < BATCH ? p->unsent : BATCH;
+	uint64_t seq = p->head_seq + in_flight(p) - p->unsent;
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+
+	memset(mm, 0, n * sizeof(mm[0]));
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *b = r->numbered ? r->out + i * len : (uint8_t *)r->d->payload;
+		if (r->numbered) {
+			memcpy(b, r->d->payload, len);
+			put_seq(b, seq + i);
+		}
+		iov[i] = (struct iovec){ b, len };
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	return sendmmsg(p->io.fd, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void flush(struct peer *p)
 {
 	struct run *r = p->r;
-	struct mmsghdr mm[BATCH];
-	struct iovec iov = { (void *)r->d->payload, r->d->payload_len };
 	int sent = 0;
 
-	memset(mm, 0, sizeof(mm));
-	for (unsigned i = 0; i < BATCH; i++) {
-		mm[i].msg_hdr.msg_iov = &iov;
-		mm[i].msg_hdr.msg_iovlen = 1;
-	}
-	while (p->unsent && (sent = sendmmsg(p->io.fd, mm, p->unsent < BATCH ? p->unsent : BATCH,
-					     MSG_DONTWAIT | MSG_NOSIGNAL)) > 0) {
+	while (p->unsent && (sent = send_batch(p)) > 0) {
 		p->unsent -= (unsigned)sent;
 		r->last_ns = pl_clock_ns();
 	}
@@ -203,19 +251,30 @@ static void refill(struct peer *p)
 static void reply(struct peer *p, const uint8_t *msg, size_t len)
 {
 	struct dgram_bench *d = p->r->d;
-	uint64_t t;
+	size_t skip = p->r->numbered ? 8 : 0;
+	uint64_t t, seq = len >= 8 ? get_seq(msg) : 0;
 
+	if (p->r->numbered && len >= 8) {
+		if (seq < p->head_seq)
+			return; /* a late answer to a request already given up */
+		if (seq - p->head_seq >= in_flight(p)) {
+			d->wrong++; /* no request in flight has that number */
+			return;
+		}
+		d->missing += seq - p->head_seq; /* the older ones got none: lost */
+		pop(p, (size_t)(seq - p->head_seq));
+	}
 	if (!in_flight(p)) {
 		d->wrong++; /* nobody asked for it */
 		return;
 	}
 	memcpy(&t, pl_buf_head(&p->times), sizeof(t));
-	pl_buf_consume(&p->times, sizeof(t));
-	p->r->inflight--;
+	pop(p, 1);
 	p->r->last_ns = pl_clock_ns();
 	pl_hist_record(d->hist, (uint64_t)p->r->last_ns - t);
 	d->done++;
-	if (d->check_content && (len != d->expect_len || memcmp(msg, d->expect, len) != 0))
+	if (d->check_content && (len != d->expect_len || len < skip ||
+				 memcmp(msg + skip, d->expect + skip, len - skip) != 0))
 		d->wrong++;
 }
 
@@ -259,8 +318,29 @@ static void on_readable(struct pl_loop *loop, struct pl_io *io, unsigned events)
 	finish_if_done(r);
 }
 
-/* Gives up the requests that waited --timeout; replies come oldest first,
- * so only each peer's oldest request needs a look. */
+/* Gives up p's requests sent limit ns or more before now (see the top). */
+static void expire(struct peer *p, long long now, long long limit)
+{
+	size_t n = in_flight(p), gone = 0;
+	uint64_t t;
+
+	for (; gone < n; gone++) {
+		memcpy(&t, pl_buf_head(&p->times) + gone * sizeof(t), sizeof(t));
+		if (now - (long long)t < limit)
+			break;
+	}
+	if (gone == n) {
+		peer_lost(p);
+		return;
+	}
+	if (gone > n - p->unsent) /* some waited for room in the socket that long */
+		p->unsent = (unsigned)(n - gone);
+	p->r->d->missing += gone;
+	pop(p, gone);
+}
+
+/* Gives up the requests that waited --timeout; times grow from the head,
+ * so a peer whose oldest is younger than that has nothing to give up. */
 static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct run *r = t->data;
@@ -274,7 +354,7 @@ static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
 			continue;
 		memcpy(&oldest, pl_buf_head(&p->times), sizeof(oldest));
 		if (now - (long long)oldest >= limit) {
-			peer_lost(p);
+			expire(p, now, limit);
 			refill(p);
 		}
 	}
@@ -355,8 +435,9 @@ static void setup(struct run *r)
 	struct dgram_bench *d = r->d;
 
 	r->slot = (d->check_content ? d->expect_len : 0) + 64;
+	r->numbered = d->check_content && d->expect == d->payload && d->payload_len >= 8;
 	if (pl_loop_new(&r->loop) < 0 || !(r->peers = calloc(d->peers, sizeof(*r->peers))) ||
-	    !(r->slots = malloc(BATCH * r->slot)))
+	    !(r->slots = malloc(BATCH * r->slot)) || !(r->out = malloc(BATCH * d->payload_len + 1)))
 		cli_die(1, "out of memory");
 	pl_loop_signal(r->loop, SIGINT, on_signal, r);
 	pl_loop_signal(r->loop, SIGTERM, on_signal, r);
@@ -380,6 +461,7 @@ static void teardown(struct run *r)
 	pl_loop_free(r->loop);
 	free(r->peers);
 	free(r->slots);
+	free(r->out);
 }
 
 static void run_bulk(struct dgram_bench *d);

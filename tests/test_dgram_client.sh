@@ -51,6 +51,27 @@ while True:
         continue
     s.sendto(data, peer)'
 
+# The same, each answer sent DELAY seconds (argv[2]) after its request, so
+# that several requests of one peer are in flight at once.
+DROP_AND_DELAY='import socket, sys, time, heapq
+every, delay = int(sys.argv[1]), float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print("listening on udp:127.0.0.1:%d" % s.getsockname()[1], flush=True)
+n, due = 0, []
+while True:
+    s.settimeout(max(0.001, due[0][0] - time.monotonic()) if due else None)
+    try:
+        data, peer = s.recvfrom(65536)
+        n += 1
+        if n != 1 and n % every:
+            heapq.heappush(due, (time.monotonic() + delay, n, data, peer))
+    except socket.timeout:
+        pass
+    while due and due[0][0] <= time.monotonic():
+        _, _, data, peer = heapq.heappop(due)
+        s.sendto(data, peer)'
+
 # socat_echo KIND: a socat UDP echo server (KIND UDP4-RECVFROM or
 # UDP4-LISTEN, forking), asked three messages by the client.
 socat_echo() {
@@ -250,6 +271,27 @@ test_dgram_bench_reports_loss() {
 	expect_match "$out" "errors        0 wrong, 11 missing, 0 refused"
 	expect_match "$out" "loss          11\\.000% \\(11 of 100 datagrams unanswered\\)"
 	expect_match "$out" "requests      89 in "
+}
+
+test_dgram_bench_open_loop_counts_loss() {
+	start_py "$DROP_AND_DELAY" 10 0.1
+	# 100 requests/s answered 0.1 s late, so about ten in flight at once;
+	# unnumbered, each reply is taken for the oldest: the count still comes right
+	out=$("$BENCH" -n 200 -c 1 --rate 100 -t 1 --expect-echo "$PY")
+	expect_eq "$?" 1 "exit (requests missing)"
+	expect_match "$out" "errors        0 wrong, 21 missing, 0 refused"
+	expect_match "$out" "requests      179 in "
+}
+
+test_dgram_bench_numbered_requests_find_their_replies() {
+	start_py "$DROP_AND_DELAY" 10 0.1
+	# numbered (--expect-echo, 8 bytes or more): a lost request is known as
+	# soon as a younger one's reply comes, not after -t (30 s: the run would
+	# be cut by the timeout below, exit 124)
+	out=$(timeout 20 "$BENCH" -n 195 -c 1 --rate 100 -t 30 --size 16 --expect-echo "$PY")
+	expect_eq "$?" 1 "exit (requests missing)"
+	expect_match "$out" "errors        0 wrong, 20 missing, 0 refused"
+	expect_match "$out" "requests      175 in "
 }
 
 test_dgram_bench_refused() {
