@@ -36,8 +36,12 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 pin_cpus
 HZ=$(getconf CLK_TCK)
 
-start parley "$BUILD/parley-server" -q udp:127.0.0.1:0
-start floor "$BUILD/bench/udpfloor" 0
+# echo servers and numbered requests (--expect-echo, 16 bytes): each reply
+# finds its own request, so a loss is counted as such (parley-bench(1))
+start parley "$BUILD/parley-server" -q --echo udp:127.0.0.1:0
+start floor "$BUILD/bench/udpfloor" --echo 0
+# U4's receiver answers each datagram with "world": the bulk goes one way
+start bulk "$BUILD/parley-server" -q udp:127.0.0.1:0
 
 # udp SERVER ARGS...: parley-bench --json against SERVER; its JSON in OUT,
 # the server's and the generator's CPU microseconds per request in CPU_US
@@ -47,7 +51,7 @@ udp() {
 	shift
 	eval "pid=\$PID_$name addr=\$ADDR_$name"
 	t0=$(ticks "$pid")
-	{ time "${GEN_PIN[@]}" "$BENCH" -q --json "$@" "$addr" >"$TMP/out"; } 2>"$TMP/gen.time"
+	{ time "${GEN_PIN[@]}" "$BENCH" -q --json --size 16 --expect-echo "$@" "$addr" >"$TMP/out"; } 2>"$TMP/gen.time"
 	OUT=$(cat "$TMP/out")
 	t1=$(ticks "$pid")
 	n=$(field requests "$OUT")
@@ -78,9 +82,9 @@ settle
 # U3: a server of its own with -v, so its drop counters come out at the end
 FLOOD=$(awk -v r="${R[U1,parley,rps]}" 'BEGIN { printf "%d", r * 4 }')
 echo "U3: flood at $FLOOD datagrams/s (4x parley's U1) for $((2 * D))s"
-start flood "$BUILD/parley-server" -q -v udp:127.0.0.1:0
+start flood "$BUILD/parley-server" -q -v --echo udp:127.0.0.1:0
 rss0=$(rss "$PID_flood")
-"${GEN_PIN[@]}" "$BENCH" -q --json -c 50 --rate "$FLOOD" -d $((2 * D)) -t 1 "$ADDR_flood" >"$TMP/flood.json" &
+"${GEN_PIN[@]}" "$BENCH" -q --json --size 16 --expect-echo -c 50 --rate "$FLOOD" -d $((2 * D)) -t 1 "$ADDR_flood" >"$TMP/flood.json" &
 gen=$!
 cpu_samples=() rss_max=$rss0 probe=no
 for ((i = 0; i < 2 * D; i++)); do
@@ -103,7 +107,7 @@ echo "U4: $BULK of 1400-byte datagrams to parley, with GSO and without"
 for g in gso nogso; do
 	extra=()
 	[ $g = nogso ] && extra=(--no-gso)
-	o=$("${GEN_PIN[@]}" "$BENCH" --json --bulk "$BULK" "${extra[@]}" "$ADDR_parley")
+	o=$("${GEN_PIN[@]}" "$BENCH" --json --bulk "$BULK" "${extra[@]}" "$ADDR_bulk")
 	R[U4,$g,mbs]=$(field mb_per_s "$o") R[U4,$g,on]=$(field gso "$o") R[U4,$g,loss]=$(field loss "$o")
 done
 

@@ -24,6 +24,7 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 
 #include "bench_dgram.h"
 #include "cli.h"
@@ -131,6 +132,18 @@ static void refused(struct run *r)
 		cli_warn("%s: Connection refused", cli_addr_str(&r->d->target));
 }
 
+/* What p's socket dropped for want of room (SO_MEMINFO): replies this
+ * generator was too slow to read, counted apart from the server's losses. */
+static void count_own_drops(struct peer *p)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (p->io.fd >= 0 && getsockopt(p->io.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+	    len > SK_MEMINFO_DROPS * sizeof(mem[0]))
+		p->r->d->own_drops += mem[SK_MEMINFO_DROPS];
+}
+
 /* All p's requests in flight are lost: counted missing, and p starts
  * over from a new socket (see the top). */
 static void peer_lost(struct peer *p)
@@ -142,6 +155,7 @@ static void peer_lost(struct peer *p)
 	pop(p, n);
 	pl_buf_free(&p->times);
 	p->unsent = 0;
+	count_own_drops(p);
 	pl_io_close(r->loop, &p->io);
 	if (!r->stopping)
 		peer_open(p);
@@ -218,8 +232,8 @@ static void flush(struct peer *p)
 		cli_die(1, "event loop: out of memory");
 }
 
-/* Queues n requests on p, stamped t (ns), and sends them. */
-static void send_requests(struct peer *p, unsigned n, uint64_t t)
+/* Queues n requests on p, stamped t (ns); flush sends them. */
+static void queue_requests(struct peer *p, unsigned n, uint64_t t)
 {
 	struct run *r = p->r;
 
@@ -230,6 +244,12 @@ static void send_requests(struct peer *p, unsigned n, uint64_t t)
 	r->d->sent += n;
 	r->inflight += n;
 	p->unsent += n;
+}
+
+/* Queues n requests on p, stamped t (ns), and sends them. */
+static void send_requests(struct peer *p, unsigned n, uint64_t t)
+{
+	queue_requests(p, n, t);
 	if (p->unsent == n) /* else the socket is full: on_event sends when it has room */
 		flush(p);
 }
@@ -362,9 +382,14 @@ static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
 	pl_timer_start(loop, t, ms < 10 ? 10 : ms > 1000 ? 1000 : ms);
 }
 
-/* Open loop: the requests due by now leave, each on the next peer in
- * turn, stamped with the time it was due (so a late send counts in its
- * latency); 0 once sending is over. */
+/*
+ * Open loop: the requests due by now leave, each on the next peer in turn,
+ * stamped with the time it was due (so a late send counts in its latency),
+ * each peer's in one sendmmsg; 0 once sending is over.  At most PACE_MAX
+ * per tick: a generator that cannot keep up still reads its replies
+ * between ticks, instead of losing them to its own full sockets.
+ */
+#define PACE_MAX 1024
 static int issue_due(struct run *r)
 {
 	struct dgram_bench *d = r->d;
@@ -373,10 +398,15 @@ static int issue_due(struct run *r)
 
 	if (!d->duration_ms && due > d->total)
 		due = d->total;
+	if (due > r->issued + PACE_MAX)
+		due = r->issued + PACE_MAX;
 	while (r->issued < due && sending_allowed(r)) {
 		struct peer *p = &r->peers[r->next_peer++ % d->peers];
-		send_requests(p, 1, (uint64_t)(d->start_ns + (long long)((double)r->issued * 1e9 / d->rate)));
+		queue_requests(p, 1, (uint64_t)(d->start_ns + (long long)((double)r->issued * 1e9 / d->rate)));
 	}
+	for (unsigned i = 0; i < d->peers; i++)
+		if (r->peers[i].unsent && !(r->peers[i].io.events & PL_WRITE))
+			flush(&r->peers[i]);
 	finish_if_done(r);
 	return sending_allowed(r);
 }
@@ -454,6 +484,7 @@ static void teardown(struct run *r)
 	for (unsigned i = 0; i < r->d->peers; i++) {
 		r->d->missing += in_flight(&r->peers[i]); /* still in flight at the end */
 		pl_buf_free(&r->peers[i].times);
+		count_own_drops(&r->peers[i]);
 		pl_io_close(r->loop, &r->peers[i].io);
 	}
 	if (r->pace.fd >= 0)

@@ -31,6 +31,7 @@ struct dgram_bench {
 	struct pl_hist *hist;       /* latencies, ns */
 	/* what happened */
 	uint64_t sent, done, wrong, missing, refused;
+	uint64_t own_drops;         /* replies the generator's own sockets dropped (of missing) */
 	uint64_t answered;          /* --bulk: replies counted */
 	long long start_ns, end_ns;
 	int gso_used;               /* --bulk: GSO was on to the end */

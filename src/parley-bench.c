@@ -59,6 +59,7 @@ struct bench {
 	uint64_t bulk;           /* --bulk: bytes of datagrams to send; 0: off */
 	int no_gso;              /* --no-gso */
 	uint64_t sent;           /* datagrams: requests that left (loss is missing of them) */
+	uint64_t own_drops;      /* datagrams: replies our own sockets had no room for */
 	/* the request (the connections frame it) and what a reply must be */
 	uint8_t *payload;
 	size_t payload_len;
@@ -741,7 +742,8 @@ static void report(const struct bench *b)
 		       (unsigned long long)b->wrong, (unsigned long long)b->missing,
 		       (unsigned long long)b->connect_errors, (unsigned long long)errors);
 		if (b->addr.sock != PL_SOCK_STREAM)
-			printf(",\"sent\":%llu,\"loss\":%.6f", (unsigned long long)b->sent, loss(b));
+			printf(",\"sent\":%llu,\"loss\":%.6f,\"own_drops\":%llu", (unsigned long long)b->sent,
+			       loss(b), (unsigned long long)b->own_drops);
 		printf("}\n");
 		return;
 	}
@@ -759,8 +761,9 @@ static void report(const struct bench *b)
 	       (unsigned long long)b->missing, (unsigned long long)b->connect_errors,
 	       b->addr.sock == PL_SOCK_STREAM ? "connect" : "refused");
 	if (b->addr.sock != PL_SOCK_STREAM)
-		printf("loss          %.3f%% (%llu of %llu datagrams unanswered)\n", loss(b) * 100,
-		       (unsigned long long)b->missing, (unsigned long long)b->sent);
+		printf("loss          %.3f%% (%llu of %llu datagrams unanswered; %llu replies dropped "
+		       "by this generator's own sockets)\n", loss(b) * 100, (unsigned long long)b->missing,
+		       (unsigned long long)b->sent, (unsigned long long)b->own_drops);
 }
 
 /* The options that can clash with others, one bit each, in opt_names order. */
@@ -964,6 +967,7 @@ static int run_dgram(struct bench *b)
 		b->hist = d.hist;
 		b->done = d.done, b->wrong = d.wrong, b->missing = d.missing, b->sent = d.sent;
 		b->connect_errors = d.refused, b->start_ns = d.start_ns, b->end_ns = d.end_ns;
+		b->own_drops = d.own_drops;
 		report(b);
 	}
 	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)

@@ -256,10 +256,10 @@ test_dgram_bench_udp_smoke() {
 	out=$("$BENCH" -n 300 -c 4 -P 2 "$ADDR")
 	expect_eq "$?" 0 "exit"
 	expect_match "$out" "requests      300 in "
-	expect_match "$out" "loss          0\\.000% \\(0 of 300 datagrams unanswered\\)"
+	expect_match "$out" "loss          0\\.000% \\(0 of 300 datagrams unanswered; 0 replies dropped by this generator.s own sockets\\)"
 	out=$("$BENCH" --json -n 100 --rate 2000 "$ADDR")
 	expect_eq "$?" 0 "exit (open loop)"
-	expect_match "$out" '"requests":100,.*"missing":0,.*"sent":100,"loss":0\.000000\}$'
+	expect_match "$out" '"requests":100,.*"missing":0,.*"sent":100,"loss":0\.000000,"own_drops":0}$'
 	stop_server
 }
 
@@ -269,7 +269,7 @@ test_dgram_bench_reports_loss() {
 	out=$("$BENCH" -n 100 -c 1 -t 0.1 --expect-echo "$PY")
 	expect_eq "$?" 1 "exit (requests missing)"
 	expect_match "$out" "errors        0 wrong, 11 missing, 0 refused"
-	expect_match "$out" "loss          11\\.000% \\(11 of 100 datagrams unanswered\\)"
+	expect_match "$out" "loss          11\\.000% \\(11 of 100 datagrams unanswered; 0 replies dropped by this generator.s own sockets\\)"
 	expect_match "$out" "requests      89 in "
 }
 
