@@ -359,9 +359,114 @@ static void test_seqpacket_boundaries_under_backpressure(void)
 	finish(&x);
 }
 
+struct cl {
+	struct pl_loop *loop;
+	int replies;
+	char got[3][16];
+	size_t lens[3];
+};
+
+static void client_reply(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	struct cl *k = arg;
+
+	(void)c;
+	if (k->replies < 3) {
+		memcpy(k->got[k->replies], msg, len < 16 ? len : 16);
+		k->lens[k->replies] = len;
+	}
+	if (++k->replies == 3)
+		pl_loop_stop(k->loop);
+}
+
+static void connected(struct pl_conn *c, const struct pl_connect_report *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	CHECK(c != NULL);
+	CHECK(pl_conn_send(c, "one", 3) == 0);
+	CHECK(pl_conn_send(c, "", 0) == 0); /* an empty datagram is a message */
+	CHECK(pl_conn_send(c, "three", 5) == 0);
+}
+
+/* A client's connection to a datagram server, on the same loop: each
+ * message is one datagram both ways, the empty one included. */
+static void client_over(const char *text)
+{
+	struct ctx x = { 0 };
+	struct pl_server_config cfg = { .on_request = echo };
+	struct pl_addr srv = serve(&x, &cfg, text);
+	struct cl k = { .loop = x.loop };
+	struct pl_conn_config cc = { .on_request = client_reply, .arg = &k };
+	struct pl_client *cl;
+
+	CHECK(pl_client_new(x.loop, &cc, &cl) == 0);
+	CHECK(pl_client_connect(cl, &srv, 1, NULL, connected, NULL, NULL) == 0);
+	CHECK(pl_loop_run(x.loop) == 0);
+	CHECK_EQ_INT(k.replies, 3);
+	CHECK(k.lens[0] == 3 && memcmp(k.got[0], "one", 3) == 0);
+	CHECK_EQ_INT(k.lens[1], 0);
+	CHECK(k.lens[2] == 5 && memcmp(k.got[2], "three", 5) == 0);
+	pl_client_free(cl);
+	finish(&x);
+}
+
+static void test_dgram_client_connection_one_datagram_per_message(void)
+{
+	char path[64];
+
+	client_over("udp:127.0.0.1:0");
+	client_over("udp:[::1]:0");
+	snprintf(path, sizeof(path), "unixgram:@parley-unit-cl-%d", (int)getpid());
+	client_over(path);
+}
+
+static void send_one(struct pl_conn *c, const struct pl_connect_report *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	CHECK(c != NULL);
+	CHECK(pl_conn_send(c, "anyone?", 7) == 0);
+}
+
+static void refused(struct pl_conn *c, enum pl_close_reason why, int err, void *arg)
+{
+	int *got = arg;
+
+	got[0] = (int)why;
+	got[1] = err;
+	pl_loop_stop(pl_conn_loop(c));
+}
+
+/* Nobody on the port: the ICMP port unreachable comes back to the
+ * connected socket and closes the connection with ECONNREFUSED. */
+static void test_dgram_client_refused(void)
+{
+	struct pl_loop *loop;
+	struct pl_client *cl;
+	struct pl_addr a, bound;
+	int got[2] = { -1, 0 }, fd;
+	struct pl_conn_config cc = { .on_request = client_reply, .on_close = refused, .arg = got };
+
+	/* a port that was just free: bind, learn it, close */
+	CHECK(pl_addr_parse(&a, "udp:127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	CHECK((fd = pl_listen(&a, NULL)) >= 0);
+	CHECK(pl_addr_local(fd, &bound) == 0);
+	close(fd);
+	CHECK(pl_loop_new(&loop) == 0);
+	CHECK(pl_client_new(loop, &cc, &cl) == 0);
+	CHECK(pl_client_connect(cl, &bound, 1, NULL, send_one, NULL, NULL) == 0);
+	CHECK(pl_loop_run(loop) == 0);
+	CHECK_EQ_INT(got[0], PL_CLOSE_RESET);
+	CHECK_EQ_INT(got[1], -ECONNREFUSED);
+	pl_client_free(cl);
+	pl_loop_free(loop);
+}
+
 static const struct unit_test tests[] = {
 	T(test_dgram_peer_is_a_conn), T(test_dgram_held_peers_are_not_evicted),
 	T(test_dgram_reply_queue_is_capped), T(test_dgram_drain_waits_for_held_peer),
-	T(test_dgram_shutdown_inside_a_batch), T(test_seqpacket_boundaries_under_backpressure),
+	T(test_dgram_shutdown_inside_a_batch), T(test_dgram_client_connection_one_datagram_per_message),
+	T(test_dgram_client_refused), T(test_seqpacket_boundaries_under_backpressure),
 };
 UNIT_MAIN(tests)

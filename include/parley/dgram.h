@@ -42,6 +42,13 @@
  * sends (-EPIPE); pl_conn_set_transport returns -EOPNOTSUPP; pl_conn_unsent
  * is 0; pl_conn_fd is the shared socket.
  *
+ * The other side: pl_client_connect (client.h) to a udp: or unixgram:
+ * address gives an ordinary pl_conn on a connected datagram socket whose
+ * messages are datagrams both ways (an empty one included), autobound
+ * when Unix; an ICMP port unreachable closes it as PL_CLOSE_RESET with
+ * -ECONNREFUSED.  It has no end of stream: the idle timeout or the
+ * application ends it.
+ *
  * Draining (pl_server_shutdown): the datagrams already received are served,
  * reading stops, peers not held are closed, queued replies are sent, and
  * the socket closes once no peer and no reply is left (or at the drain

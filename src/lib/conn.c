@@ -795,6 +795,15 @@ void pl_conn_release(struct pl_conn *c)
 
 /* ---- opening ---- */
 
+void conn_use_packets(struct pl_conn *c, int type)
+{
+	if (type != SOCK_SEQPACKET && type != SOCK_DGRAM)
+		return;
+	c->packet = 1;
+	c->tp = (struct pl_transport *)(type == SOCK_DGRAM ? &conn_dgram_transport
+							   : &conn_packet_transport);
+}
+
 /* 232 bytes and malloc's 8 make a 240-byte chunk: one byte more and every
  * idle client costs 16 more (bench W5, bytes per idle connection <= 256) */
 _Static_assert(sizeof(struct pl_conn) <= 232, "struct pl_conn outgrew its malloc chunk");
@@ -819,11 +828,10 @@ struct pl_conn *conn_open(struct conn_ctx *x, int fd, const struct sockaddr *pee
 		int type = 0;
 		socklen_t tl = sizeof(type);
 		c->peer.sin6_family = AF_UNIX; /* the path is looked up when asked */
-		/* SEQPACKET exists only for Unix sockets here: TCP pays nothing */
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_SEQPACKET) {
-			c->packet = 1;
-			c->tp = (struct pl_transport *)&conn_packet_transport;
-		}
+		/* asked of Unix sockets only: an accepted TCP client pays nothing
+		 * (a client's UDP socket is the client's to tell) */
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0)
+			conn_use_packets(c, type);
 	}
 	pl_io_init(&c->io, fd, on_conn, c);
 	pl_timer_init(&c->timer, on_timer, c);

@@ -79,8 +79,13 @@ struct pl_conn *conn_open(struct conn_ctx *x, int fd, const struct sockaddr *pee
 void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t size);
 /* A SEQPACKET connection's transport: each packet in is a len frame, each
  * len frame out a packet, so the packet is the message.  Stateless, one
- * for all. */
+ * for all.  conn_dgram_transport: the same for a connected datagram
+ * socket, where an empty datagram is an empty message. */
 extern const struct pl_transport conn_packet_transport;
+extern const struct pl_transport conn_dgram_transport;
+/* c's socket is of type (SOCK_SEQPACKET or SOCK_DGRAM, connected): its
+ * packets are its messages.  Before any byte moved; other types: nothing. */
+void conn_use_packets(struct pl_conn *c, int type);
 
 /* No request pending and no reply unsent, in our buffers or the kernel's. */
 int conn_quiet(const struct pl_conn *c);

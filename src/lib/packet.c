@@ -4,6 +4,9 @@
  * packet as a len frame and sends each len frame it is given as one
  * packet, so framing, dispatch, backpressure and timeouts are the stream
  * ones, and message boundaries are the kernel's, never searched for.
+ * A connected datagram socket (a client's udp: or unixgram:) is served
+ * the same way by a second table that differs in one thing: a datagram
+ * of length 0 is an empty message, as there is no end of stream.
  *
  * A packet is read whole into the room the connection offers (its shared
  * 256 KiB buffer, or as much of its own: read_want in conn.c), so one
@@ -18,18 +21,21 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static ssize_t pk_read(struct pl_transport *t, int fd, void *buf, size_t n)
+/* One packet as a len frame; an empty one is the end (SEQPACKET) or an
+ * empty message (a datagram). */
+static ssize_t read_frame(int fd, void *buf, size_t n, int empty_is_message)
 {
 	uint8_t *b = buf;
 	struct iovec iov = { b + PL_LEN_HEADER, n - PL_LEN_HEADER };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t r;
 
-	(void)t;
 	if (n <= PL_LEN_HEADER)
 		return -ENOBUFS;
-	if ((r = recvmsg(fd, &m, MSG_DONTWAIT)) <= 0)
-		return r < 0 ? -errno : 0;
+	if ((r = recvmsg(fd, &m, MSG_DONTWAIT)) < 0)
+		return -errno;
+	if (r == 0 && !empty_is_message)
+		return 0;
 	if (m.msg_flags & MSG_TRUNC)
 		return -EMSGSIZE;
 	pl_frame_encode_head(PL_PROTO_LEN, b, (size_t)r);
@@ -43,8 +49,9 @@ static uint32_t le32(const uint8_t *p)
 
 /* buf holds whole len frames (the connection consumes what is returned,
  * so it stays cut at frame boundaries): up to a batch of them leaves in
- * one sendmmsg; returns the bytes of the frames sent. */
-static ssize_t pk_write(struct pl_transport *t, int fd, const void *buf, size_t n)
+ * one sendmmsg; returns the bytes of the frames sent.  Without
+ * empty_ok, an empty message is skipped: see above. */
+static ssize_t write_frames(int fd, const void *buf, size_t n, int empty_ok)
 {
 	const uint8_t *b = buf;
 	struct mmsghdr mm[64];
@@ -53,13 +60,12 @@ static ssize_t pk_write(struct pl_transport *t, int fd, const void *buf, size_t 
 	unsigned k = 0;
 	int r;
 
-	(void)t;
 	while (k < 64 && n - off >= PL_LEN_HEADER && n - off - PL_LEN_HEADER >= le32(b + off)) {
 		size_t len = le32(b + off);
 		off += PL_LEN_HEADER + len;
-		if (len == 0 && k == 0)
-			return (ssize_t)off; /* see above: an empty packet would read as the end */
-		if (len == 0)
+		if (len == 0 && !empty_ok && k == 0)
+			return (ssize_t)off;
+		if (len == 0 && !empty_ok)
 			break;
 		iov[k] = (struct iovec){ (void *)(b + off - len), len };
 		mm[k].msg_hdr = (struct msghdr){ .msg_iov = &iov[k], .msg_iovlen = 1 };
@@ -70,6 +76,30 @@ static ssize_t pk_write(struct pl_transport *t, int fd, const void *buf, size_t 
 	if ((r = sendmmsg(fd, mm, k, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0)
 		return -errno;
 	return r ? (ssize_t)used[r - 1] : -EAGAIN;
+}
+
+static ssize_t pk_read(struct pl_transport *t, int fd, void *buf, size_t n)
+{
+	(void)t;
+	return read_frame(fd, buf, n, 0);
+}
+
+static ssize_t pk_write(struct pl_transport *t, int fd, const void *buf, size_t n)
+{
+	(void)t;
+	return write_frames(fd, buf, n, 0);
+}
+
+static ssize_t dg_read(struct pl_transport *t, int fd, void *buf, size_t n)
+{
+	(void)t;
+	return read_frame(fd, buf, n, 1);
+}
+
+static ssize_t dg_write(struct pl_transport *t, int fd, const void *buf, size_t n)
+{
+	(void)t;
+	return write_frames(fd, buf, n, 1);
 }
 
 static int pk_shutdown(struct pl_transport *t, int fd)
@@ -88,4 +118,13 @@ static const struct pl_transport_ops packet_ops = {
 	.free = pk_free,
 };
 
+static const struct pl_transport_ops dgram_ops = {
+	.name = "datagram",
+	.read = dg_read,
+	.write = dg_write,
+	.shutdown = pk_shutdown,
+	.free = pk_free,
+};
+
 const struct pl_transport conn_packet_transport = { &packet_ops };
+const struct pl_transport conn_dgram_transport = { &dgram_ops };
