@@ -579,7 +579,8 @@ static void run_bulk(struct dgram_bench *d)
 		cli_die(1, "connect to %s: %s", cli_addr_str(&d->target), strerror(-fd));
 	for (size_t i = 0; i < cap; i++)
 		buf[i] = d->payload[i % d->payload_len];
-	pl_burst_init(&b, fd, d->payload_len, d->gso);
+	if (pl_burst_init(&b, fd, d->payload_len, d->gso) < 0) /* parse checked the size */
+		cli_die(1, "--bulk: datagrams of %zu bytes", d->payload_len);
 	d->start_ns = pl_clock_ns();
 	bulk_send(d, &b, buf, cap);
 	d->end_ns = pl_clock_ns();

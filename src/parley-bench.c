@@ -943,6 +943,12 @@ static void parse(struct bench *b, int argc, char **argv)
 	build_request(b, request, b->bulk && !(given & O_SIZE) ? 1400 : size);
 	if (b->addr.sock == PL_SOCK_SEQPACKET && b->payload_len == 0)
 		cli_usage_error("seqpacket: an empty request reads as the end of the connection");
+	/* 65535 less the IPv4 and UDP headers; a Unix datagram's bound is its socket buffer */
+	if ((b->bulk || (b->addr.sock == PL_SOCK_DGRAM && pl_addr_sa_family(&b->addr) != AF_UNIX)) &&
+	    b->payload_len > 65507)
+		cli_usage_error("a UDP datagram holds at most 65507 bytes, not %zu", b->payload_len);
+	if (b->bulk && b->payload_len == 0)
+		cli_usage_error("--bulk: a datagram of 0 bytes carries nothing");
 	set_expect(b, expect, (given & O_ECHO) != 0);
 }
 

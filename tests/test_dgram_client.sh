@@ -336,4 +336,8 @@ test_dgram_bench_usage_errors() {
 	expect_eq "$?" 2 "--no-gso without --bulk"
 	"$BENCH" -t 0 udp:127.0.0.1:1 >/dev/null 2>&1
 	expect_eq "$?" 2 "-t 0 on udp"
+	"$BENCH" --bulk 1M --size 0 udp:127.0.0.1:1 >/dev/null 2>&1
+	expect_eq "$?" 2 "--bulk of empty datagrams"
+	"$BENCH" --size 65508 udp:127.0.0.1:1 >/dev/null 2>&1
+	expect_eq "$?" 2 "a request over 65507 bytes on udp"
 }
