@@ -1,0 +1,41 @@
+# test_hardening.sh - what a hostile tester found in TLS options and packet
+# listeners: bad values are usage errors, files are named with the real cause.
+
+# need_tls: skips unless the build has TLS and openssl(1) can make a key.
+need_tls() {
+	need openssl openssl
+	"$SERVER" --help | grep -q -- --tls-cert || skip "built without TLS"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=localhost -keyout srv.key -out srv.pem 2>/dev/null || fail "openssl req"
+}
+
+# usage_error WHAT EXPECTED-FIRST-LINE PROGRAM ARGS...: exit 2 and the line.
+usage_error() {
+	local what=$1 line=$2 out
+	shift 2
+	out=$("$@" 2>&1)
+	expect_eq "$?" 2 "$what: exit"
+	expect_eq "$(head -1 <<<"$out")" "$line" "$what"
+}
+
+# An ALPN list is checked as the option is read (exit 2, as every bad
+# option value), not by OpenSSL after the certificate files (exit 1).
+test_hardening_tls_alpn_bad_lists_are_usage_errors() {
+	need_tls
+	local tls=(--tls-cert srv.pem --tls-key srv.key)
+	usage_error "empty" "parley-server: --tls-alpn: '' is empty" \
+		"$SERVER" "${tls[@]}" --tls-alpn '' tls:127.0.0.1:0
+	usage_error "comma" "parley-server: --tls-alpn: ',' has a protocol name that is not 1 to 255 bytes" \
+		"$SERVER" "${tls[@]}" --tls-alpn , tls:127.0.0.1:0
+	usage_error "empty name" "parley-server: --tls-alpn: 'a,,b' has a protocol name that is not 1 to 255 bytes" \
+		"$SERVER" "${tls[@]}" --tls-alpn a,,b tls:127.0.0.1:0
+	usage_error "trailing comma" "parley-server: --tls-alpn: 'h2,' has a protocol name that is not 1 to 255 bytes" \
+		"$SERVER" "${tls[@]}" --tls-alpn h2, tls:127.0.0.1:0
+	local long
+	long=$(printf '%0256d' 0)
+	usage_error "256 bytes" "parley-server: --tls-alpn: '$long' has a protocol name that is not 1 to 255 bytes" \
+		"$SERVER" "${tls[@]}" --tls-alpn "$long" tls:127.0.0.1:0
+	usage_error "client" "parley-client: --tls-alpn: '' is empty" \
+		"$CLIENT" --tls-alpn '' tls:127.0.0.1:1
+	start_server --tls-cert srv.pem --tls-key srv.key --tls-alpn "h2,$(printf '%0255d' 0)" tls:127.0.0.1:0
+}
