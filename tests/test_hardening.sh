@@ -39,3 +39,31 @@ test_hardening_tls_alpn_bad_lists_are_usage_errors() {
 		"$CLIENT" --tls-alpn '' tls:127.0.0.1:1
 	start_server --tls-cert srv.pem --tls-key srv.key --tls-alpn "h2,$(printf '%0255d' 0)" tls:127.0.0.1:0
 }
+
+# A directory, or a file that is no PEM, is named with what is wrong with
+# it, not OpenSSL's "PEM lib".
+test_hardening_tls_files_named_with_the_cause() {
+	need_tls
+	echo garbage >junk.pem
+	head -c 100 srv.pem >half.pem
+	mkdir dir
+	local c
+	for c in "dir srv.key dir: Is a directory" "srv.pem dir dir: Is a directory" \
+		"junk.pem srv.key junk.pem: not a PEM certificate" \
+		"half.pem srv.key half.pem: not a PEM certificate" \
+		"srv.pem junk.pem junk.pem: not a PEM private key"; do
+		read -r cert key want <<<"$c"
+		out=$("$SERVER" --tls-cert "$cert" --tls-key "$key" tls:127.0.0.1:0 2>&1)
+		expect_eq "$?" 1 "$cert $key: exit"
+		expect_eq "$out" "parley-server: tls: $want" "$cert $key"
+	done
+	# and a reload says the same, keeping the certificate in use
+	cp srv.pem live.pem
+	start_server --tls-cert live.pem --tls-key srv.key tls:127.0.0.1:0
+	echo garbage >live.pem
+	kill -HUP "$SRV_PID"
+	for _ in $(seq 100); do grep -q reload err && break; sleep 0.05; done
+	expect_eq "$(grep reload err)" \
+		"parley-server: SIGHUP: reload failed: live.pem: not a PEM certificate; keeping the certificates in use"
+	expect_eq "$(client --insecure "$ADDR" 2>/dev/null)" "server says: world"
+}
