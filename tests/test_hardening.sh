@@ -67,3 +67,30 @@ test_hardening_tls_files_named_with_the_cause() {
 		"parley-server: SIGHUP: reload failed: live.pem: not a PEM certificate; keeping the certificates in use"
 	expect_eq "$(client --insecure "$ADDR" 2>/dev/null)" "server says: world"
 }
+
+# A packet as large as a request may be (256 KiB less the 4 bytes of the
+# len header conn.c puts before it) is answered whole: before, a reply over
+# the default send buffer (about 208 KiB) closed the connection as
+# "reset (Message too long)", and the client could not send one either.
+test_hardening_seqpacket_largest_packet_echoed() {
+	need python3 python3
+	start_server -v -q -e seqpacket:@parley-hardening-$$
+	got=$(python3 - "$ADDR" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+for o in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+    s.setsockopt(socket.SOL_SOCKET, o, 1 << 20)
+s.settimeout(10)
+s.connect("\0" + sys.argv[1].split("@", 1)[1])
+s.send(b"x" * 262140)
+print(len(s.recv(1 << 20)))
+PY
+)
+	expect_eq "$got" 262140 "bytes echoed"
+	out=$({ head -c 262140 /dev/zero | tr '\0' y; echo; } | client "$ADDR" - 2>&1)
+	expect_eq "$?" 0 "client's exit"
+	expect_match "$out" '^server says: yyyyyyyy' "client"
+	stop_server
+	counted eof 2
+	counted reset 0
+}
