@@ -45,22 +45,26 @@ static void add_file(const char **list, int *n, const char *opt, const char *arg
 	list[(*n)++] = arg;
 }
 
-/* "h2,http/1.1": names of 1 to 255 bytes, comma-separated. */
-static const char *check_alpn(const char *arg)
+/* Why an --tls-alpn list is unusable, or NULL: a bad list is a usage
+ * error (exit 2) here, before any file is read. */
+static const char *alpn_fault(const char *list)
 {
-	for (const char *p = arg;; p++) {
-		size_t n = strcspn(p, ",");
-		if (n == 0 || n > 255)
-			cli_usage_error("--tls-alpn: '%s' is not a comma-separated list of protocol names",
-					arg);
-		p += n;
+	if (!*list)
+		return "is empty";
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		if (len == 0 || len > 255)
+			return "has a protocol name that is not 1 to 255 bytes";
+		p += len;
 		if (!*p)
-			return arg;
+			return NULL;
 	}
 }
 
 int cli_tls_option(struct cli_tls *t, int id, const char *arg)
 {
+	const char *why;
+
 	if (id < CLI_TLS_ID || id > T_KTLS)
 		return 0;
 	if (!pl_tls_available())
@@ -70,7 +74,11 @@ int cli_tls_option(struct cli_tls *t, int id, const char *arg)
 	case T_CERT: add_file(t->cert, &t->ncert, "--tls-cert", arg); break;
 	case T_KEY: add_file(t->key, &t->nkey, "--tls-key", arg); break;
 	case T_CA: t->ca = arg; break;
-	case T_ALPN: t->alpn = check_alpn(arg); break;
+	case T_ALPN:
+		if ((why = alpn_fault(arg)))
+			cli_usage_error("--tls-alpn: '%s' %s", arg, why);
+		t->alpn = arg;
+		break;
 	case T_SERVERNAME:
 		if (!*arg || strlen(arg) > 253)
 			cli_usage_error("--tls-servername: '%s' is not a host name", arg);

@@ -76,6 +76,8 @@ static void put(int fd, const void *p, size_t n)
 
 static void pattern(uint8_t *p, size_t n)
 {
+	if (n > sizeof(buf)) /* big:/rbig: over the buffers */
+		die("pattern", -EMSGSIZE);
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint8_t)('a' + i % 26);
 }
@@ -149,7 +151,7 @@ static void run(int fd, const char *cmd)
 		printf("reply: %s\n", text);
 	} else if (strncmp(cmd, "rbig:", 5) == 0) {
 		size_t len = strtoul(cmd + 5, NULL, 10);
-		static uint8_t want[PL_DGRAM_MAX];
+		static uint8_t want[sizeof(buf)];
 		pattern(want, len);
 		n = get(fd, timeout_ms);
 		printf(n == (ssize_t)len && memcmp(buf, want, len) == 0 ? "rbig ok\n" : "rbig bad %zd\n", n);

@@ -122,7 +122,7 @@ test_tls_client_usage_errors_exit_2() {
 	local out
 	out=$(client --tls-alpn '' tls:127.0.0.1:1 2>&1)
 	expect_eq "$?" 2 "--tls-alpn ''"
-	expect_match "$out" "^parley-client: --tls-alpn: '' is not a comma-separated list"
+	expect_match "$out" "^parley-client: --tls-alpn: '' is empty"
 	client --tls-alpn 'h2,' tls:127.0.0.1:1 >/dev/null 2>&1
 	expect_eq "$?" 2 "--tls-alpn 'h2,'"
 	out=$(client --tls-servername '' tls:127.0.0.1:1 2>&1)

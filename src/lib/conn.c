@@ -802,6 +802,11 @@ void conn_use_packets(struct pl_conn *c, int type)
 	c->packet = 1;
 	c->tp = (struct pl_transport *)(type == SOCK_DGRAM ? &conn_dgram_transport
 							   : &conn_packet_transport);
+	/* the kernel refuses a packet over the send buffer (EMSGSIZE, about
+	 * 208 KiB by default): room for one as large as a request may be.
+	 * Linux doubles this and caps it at wmem_max first, still over it. */
+	if (type == SOCK_SEQPACKET)
+		(void)setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &(int){ READ_SIZE }, sizeof(int));
 }
 
 /* 232 bytes and malloc's 8 make a 240-byte chunk: one byte more and every
@@ -824,6 +829,7 @@ struct pl_conn *conn_open(struct conn_ctx *x, int fd, const struct sockaddr *pee
 		peer = (const struct sockaddr *)&ss;
 	}
 	memcpy(&c->peer, peer, len < sizeof(c->peer) ? len : sizeof(c->peer));
+	pl_io_init(&c->io, fd, on_conn, c);
 	if (peer->sa_family == AF_UNIX) {
 		int type = 0;
 		socklen_t tl = sizeof(type);
@@ -833,7 +839,6 @@ struct pl_conn *conn_open(struct conn_ctx *x, int fd, const struct sockaddr *pee
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0)
 			conn_use_packets(c, type);
 	}
-	pl_io_init(&c->io, fd, on_conn, c);
 	pl_timer_init(&c->timer, on_timer, c);
 	c->last_active = pl_loop_now(x->loop);
 	if (pl_io_start(x->loop, &c->io, PL_READ) < 0 ||

@@ -34,6 +34,7 @@ void pl_tls_free(struct pl_tls *t) { (void)t; }
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -52,7 +53,7 @@ static int fail(char *err, size_t cap, const char *file, const char *fallback)
 
 	if (e && ERR_GET_LIB(e) == ERR_LIB_SYS)
 		why = strerror(ERR_GET_REASON(e));
-	else if (e)
+	else if (e && ERR_GET_REASON(e) != ERR_R_PEM_LIB) /* "PEM lib" says nothing */
 		why = ERR_reason_error_string(e);
 	if (cap)
 		snprintf(err, cap, "%s: %s", file, why ? why : fallback);
@@ -60,13 +61,17 @@ static int fail(char *err, size_t cap, const char *file, const char *fallback)
 	return -EINVAL;
 }
 
-/* A file OpenSSL would report only as "system lib": say why in words. */
+/* A file OpenSSL would report only as "system lib" or "PEM lib" (a
+ * directory reads as an empty file): say why in words. */
 static int unreadable(const char *file, char *err, size_t cap)
 {
-	if (access(file, R_OK) == 0)
+	struct stat st;
+	int e = access(file, R_OK) < 0 ? errno : stat(file, &st) == 0 && S_ISDIR(st.st_mode) ? EISDIR : 0;
+
+	if (e == 0)
 		return 0;
 	if (cap)
-		snprintf(err, cap, "%s: %s", file, strerror(errno));
+		snprintf(err, cap, "%s: %s", file, strerror(e));
 	return -EINVAL;
 }
 
