@@ -102,6 +102,10 @@ static int open_sock(const struct pl_addr *t, const struct pl_addr *src, const c
 	*step = "socket for";
 	if (fd < 0)
 		return -errno;
+	/* a packet goes whole or not at all: room for the largest one the
+	 * server reads (256 KiB less the 4 of its frame), as the server has */
+	if (t->sock == PL_SOCK_SEQPACKET)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ 256 * 1024 }, sizeof(int));
 	*step = "bind to";
 	if ((r = bind_source(fd, t, src)) < 0) {
 		close(fd);
