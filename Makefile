@@ -5,7 +5,8 @@
 #   make asan       the same tests against an ASan+UBSan build (in build-asan/)
 #   make tsan       the tests that run threads against a TSan build (in build-tsan/)
 #   make valgrind   the integration tests with the programs under valgrind memcheck
-#   make bench      W1..W7 against parley, Redis and a blocking floor (docs/BENCHMARKS.md)
+#   make bench      W1..W7 against parley, Redis and a blocking floor, then T1..T5
+#                   over TLS (bench/tls.sh) against Redis TLS (docs/BENCHMARKS.md)
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall removes exactly that)
 
 CC      ?= cc
@@ -129,6 +130,7 @@ tsan:
 
 bench: all $(BUILD)/bench/floor
 	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
+	@BUILD=$(BUILD) bash bench/tls.sh $(BENCH_ARGS)
 
 # The list of what install writes, so uninstall removes exactly that.
 INSTALLED = $(BINDIR)/parley-server $(BINDIR)/parley-client $(BINDIR)/parley-bench \

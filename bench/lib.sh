@@ -15,3 +15,96 @@ listening_addr() {
 	done
 	sed -n 's/^listening on //p' "$1" 2>/dev/null | head -1
 }
+
+# ---- servers and rounds, for run.sh and tls.sh ----
+# The caller sets BUILD, BENCH, TMP, JSON and PIDS=() first, and calls
+# pin_cpus; then start/start_redis run servers (killed with PIDS at exit),
+# gen drives one, put/settle make medians of rounds.
+
+# log TEXT: progress, on stderr when stdout carries JSON
+log() { [ "$JSON" = 1 ] && echo "$*" >&2 || echo "$*"; }
+
+# Servers on CPU 0, the generator on CPU 1, when there are two CPUs.
+pin_cpus() {
+	SRV_PIN=() GEN_PIN=()
+	if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+		SRV_PIN=(taskset -c 0) GEN_PIN=(taskset -c 1)
+	fi
+	HZ=$(getconf CLK_TCK)
+}
+
+# start NAME CMD...: runs a server, waits for its "listening on" line, sets ADDR_<NAME>, PID_<NAME>
+start() {
+	local name=$1 addr
+	shift
+	"${SRV_PIN[@]}" "$@" >/dev/null 2>"$TMP/$name.err" &
+	local pid=$!
+	PIDS+=("$pid")
+	addr=$(listening_addr "$TMP/$name.err")
+	[ -n "$addr" ] || { echo "bench: $name did not start: $(cat "$TMP/$name.err")" >&2; exit 1; }
+	eval "ADDR_$name=\$addr; PID_$name=$pid"
+}
+
+# A TCP port nobody listens on now.
+free_port() { "$BUILD/tests/rawpeer" -t 1 -B 127.0.0.1:0 | sed -n 's/.*://p'; }
+
+# Redis answers the generator this way (GEN_ARGS[NAME] for each Redis).
+REDIS_GEN_ARGS="--proto raw --request PING\r\n --reply-size 7 --expect +PONG\r\n"
+declare -A GEN_ARGS
+
+# start_redis NAME ADDR ARGS...: redis-server without persistence, ARGS
+# its listener (--port P, or --tls-port P --port 0 and the TLS files);
+# ADDR (tls:127.0.0.1:P for TLS) is where the generator finds it, with
+# GEN_ARGS[NAME] (REDIS_GEN_ARGS, and --tls-ca for TLS) set first.  Waits
+# until it answers a PING.
+start_redis() {
+	local name=$1 addr=$2
+	shift 2
+	"${SRV_PIN[@]}" redis-server --bind 127.0.0.1 --save '' --appendonly no \
+		--maxclients 20000 --loglevel warning "$@" >"$TMP/$name.err" 2>&1 &
+	local pid=$! extra
+	PIDS+=("$pid")
+	eval "ADDR_$name=\$addr; PID_$name=$pid"
+	read -ra extra <<<"${GEN_ARGS[$name]:-}"
+	for _ in $(seq 1 100); do
+		"$BENCH" -q -c 1 -n 1 -t 1 "${extra[@]}" "$addr" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "bench: redis-server did not start: $(cat "$TMP/$name.err")" >&2
+	exit 1
+}
+
+# gen SERVER ARGS...: runs parley-bench against SERVER (with GEN_ARGS[SERVER]);
+# its JSON lands in OUT and the server's CPU microseconds per request (per
+# connection for churn) in CPU_US.
+gen() {
+	local name=$1 pid addr t0 t1 out extra req
+	shift
+	eval "pid=\$PID_$name addr=\$ADDR_$name"
+	read -ra extra <<<"${GEN_ARGS[$name]:-}"
+	t0=$(ticks "$pid")
+	out=$("${GEN_PIN[@]}" "$BENCH" -q --json "${extra[@]}" "$@" "$addr")
+	t1=$(ticks "$pid")
+	req=$(field requests "$out")
+	grep -q '"mode":"churn"' <<<"$out" && req=$(awk -v r="$(field connections_per_s "$out")" -v s="$(field seconds "$out")" 'BEGIN{print int(r*s)}')
+	CPU_US=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="${req:-0}" 'BEGIN { printf "%.2f", (n > 0 ? d * 1e6 / hz / n : 0) }')
+	[ "$(field errors "$out")" = 0 ] || log "bench: $name reported errors: $out"
+	OUT=$out
+}
+
+# put KEY VALUE: one round's figure; settle turns each key's rounds into
+# their median in R (servers alternate within a round, so drift on this
+# shared machine hits them alike)
+declare -A V R
+put() { V[$1]="${V[$1]:-} $2"; }
+settle() {
+	local k
+	for k in "${!V[@]}"; do
+		R[$k]=$(tr ' ' '\n' <<<"${V[$k]}" | grep . | sort -g |
+			awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	done
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+num() { [ -n "${1:-}" ] && printf '%s' "$1" || printf -- '-'; }
+machine() { echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, kernel $(uname -r)"; }
