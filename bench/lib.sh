@@ -75,16 +75,21 @@ start_redis() {
 }
 
 # gen SERVER ARGS...: runs parley-bench against SERVER (with GEN_ARGS[SERVER]);
-# its JSON lands in OUT and the server's CPU microseconds per request (per
-# connection for churn) in CPU_US.
+# its JSON lands in OUT, the server's CPU microseconds per request (per
+# connection for churn) in CPU_US, and the share of a CPU the generator
+# used in GEN_CPU (near 1: the generator, not the server, set the pace).
 gen() {
 	local name=$1 pid addr t0 t1 out extra req
 	shift
 	eval "pid=\$PID_$name addr=\$ADDR_$name"
 	read -ra extra <<<"${GEN_ARGS[$name]:-}"
 	t0=$(ticks "$pid")
-	out=$("${GEN_PIN[@]}" "$BENCH" -q --json "${extra[@]}" "$@" "$addr")
+	# the subshell's children's CPU time is the generator's
+	out=$("${GEN_PIN[@]}" "$BENCH" -q --json "${extra[@]}" "$@" "$addr"
+		awk '{ print $16 + $17 }' "/proc/$BASHPID/stat" >"$TMP/gen.cpu")
 	t1=$(ticks "$pid")
+	GEN_CPU=$(awk -v d="$(cat "$TMP/gen.cpu")" -v hz="$HZ" -v s="$(field seconds "$out")" \
+		'BEGIN { printf "%.2f", (s > 0 ? d / hz / s : 0) }')
 	req=$(field requests "$out")
 	grep -q '"mode":"churn"' <<<"$out" && req=$(awk -v r="$(field connections_per_s "$out")" -v s="$(field seconds "$out")" 'BEGIN{print int(r*s)}')
 	CPU_US=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="${req:-0}" 'BEGIN { printf "%.2f", (n > 0 ? d * 1e6 / hz / n : 0) }')

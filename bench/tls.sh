@@ -72,9 +72,9 @@ fi
 if want T1 || want T2; then
 	log "bench: T1, T2 (${D}s each per server, $ROUNDS rounds)"
 	for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}"; do
-		want T1 && { gen "$s" -c 50 -P 1 -d "$D"; put "T1,$s,rps" "$(field rps "$OUT")"; put "T1,$s,p99" "$(field p99_us "$OUT")"; put "T1,$s,cpu" "$CPU_US"; }
+		want T1 && { gen "$s" -c 50 -P 1 -d "$D"; put "T1,$s,rps" "$(field rps "$OUT")"; put "T1,$s,p99" "$(field p99_us "$OUT")"; put "T1,$s,cpu" "$CPU_US"; put "T1,$s,gen" "$GEN_CPU"; }
 		[ "$s" = parley ] && continue # plaintext: T1's baseline only
-		want T2 && { gen "$s" -c 50 -P 16 -d "$D"; put "T2,$s,rps" "$(field rps "$OUT")"; put "T2,$s,cpu" "$CPU_US"; }
+		want T2 && { gen "$s" -c 50 -P 16 -d "$D"; put "T2,$s,rps" "$(field rps "$OUT")"; put "T2,$s,cpu" "$CPU_US"; put "T2,$s,gen" "$GEN_CPU"; }
 	done; done
 fi
 
@@ -82,7 +82,7 @@ if want T3; then
 	log "bench: T3 churn, full handshakes and resumed (--churn --reset)"
 	for round in $(seq 1 "$ROUNDS"); do for s in "${SERVERS[@]}"; do
 		[ "$s" = parley ] && continue
-		gen "$s" --churn --reset -c 50 -d "$D"; put "T3,$s,hs" "$(field handshakes_per_s "$OUT")"; put "T3,$s,cpu" "$CPU_US"
+		gen "$s" --churn --reset -c 50 -d "$D"; put "T3,$s,hs" "$(field handshakes_per_s "$OUT")"; put "T3,$s,cpu" "$CPU_US"; put "T3,$s,gen" "$GEN_CPU"
 		gen "$s" --churn --reset --tls-resume -c 50 -d "$D"; put "T3r,$s,hs" "$(field handshakes_per_s "$OUT")"; put "T3r,$s,cpu" "$CPU_US"
 		put "T3r,$s,share" "$(awk -v r="$(field resumed "$OUT")" -v h="$(field handshakes "$OUT")" 'BEGIN { printf "%.2f", h ? r / h : 0 }')"
 	done; done
@@ -159,10 +159,13 @@ row T1 "req/s: TLS, plaintext (W2)" "${R[T1,parleytls,rps]:-}" "${R[T1,parley,rp
 row T1 "p99 us: parley, Redis" "${R[T1,parleytls,p99]:-}" "${R[T1,redistls,p99]:-}" ""
 row T1 "CPU us/req: parley, Redis" "${R[T1,parleytls,cpu]:-}" "${R[T1,redistls,cpu]:-}" ""
 row T1 "CPU us/req: TLS, plaintext" "${R[T1,parleytls,cpu]:-}" "${R[T1,parley,cpu]:-}" ""
+row T1 "generator CPU: TLS, plaintext" "${R[T1,parleytls,gen]:-}" "${R[T1,parley,gen]:-}" ""
 row T2 "req/s: parley TLS, Redis TLS" "${R[T2,parleytls,rps]:-}" "${R[T2,redistls,rps]:-}" 1.5
 row T2 "CPU us/req: parley, Redis" "${R[T2,parleytls,cpu]:-}" "${R[T2,redistls,cpu]:-}" ""
+row T2 "generator CPU: parley, Redis" "${R[T2,parleytls,gen]:-}" "${R[T2,redistls,gen]:-}" ""
 row T3 "full handshakes/s: parley, Redis" "${R[T3,parleytls,hs]:-}" "${R[T3,redistls,hs]:-}" 1.2
 row T3 "CPU us/handshake: parley, Redis" "${R[T3,parleytls,cpu]:-}" "${R[T3,redistls,cpu]:-}" ""
+row T3 "generator CPU: parley, Redis" "${R[T3,parleytls,gen]:-}" "${R[T3,redistls,gen]:-}" ""
 row T3 "resumed hs/s: parley, Redis" "${R[T3r,parleytls,hs]:-}" "${R[T3r,redistls,hs]:-}" ""
 row T3 "parley hs/s: resumed, full" "${R[T3r,parleytls,hs]:-}" "${R[T3,parleytls,hs]:-}" ""
 row T3 "Redis hs/s: resumed, full" "${R[T3r,redistls,hs]:-}" "${R[T3,redistls,hs]:-}" ""
@@ -175,6 +178,7 @@ row T5 "req/s: --threads 2, 1" "${R[T5,t2,rps]:-}" "${R[T5,t1,rps]:-}" ""
 echo
 echo "T3 resumed: $(num "${R[T3r,parleytls,share]:-}") of parley's handshakes and $(num "${R[T3r,redistls,share]:-}") of Redis's were resumptions (--tls-resume)."
 [ -n "$KTLS" ] && echo "T4: $KTLS; best of $ROUNDS runs of ${MIB} MiB; CPU is the client's."
+echo "generator CPU: the share of its CPU parley-bench used (near 1.00: it set the pace, not the server)."
 echo "TLS 1.3, ECDSA P-256 certificates made at run time, verified by the generator (--tls-ca)."
 echo "${D} s per workload, $ROUNDS rounds, medians; servers on CPU 0 and the generator on CPU 1 except T5."
 echo "machine: $(machine)"
