@@ -33,7 +33,7 @@ CFLAGS  += -DPL_HAVE_TLS $(shell pkg-config --cflags openssl)
 LDLIBS  += $(shell pkg-config --libs openssl)
 else
 ifeq ($(MAKELEVEL),0)
-$(info parley: building without TLS (OpenSSL 3 not found by pkg-config; Debian: apt-get install libssl-dev))
+$(info parley: building without TLS (TLS=0, or no OpenSSL 3 for pkg-config; Debian: apt-get install libssl-dev))
 endif
 endif
 

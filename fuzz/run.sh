@@ -13,6 +13,11 @@ if ! command -v clang >/dev/null || ! clang -fsanitize=fuzzer "$out/probe.c" -o 
 	echo "0 passed, 0 failed"
 	exit 0
 fi
+# TLS as the normal build has it (the Makefile's test)
+tls=()
+if pkg-config --atleast-version=3.0 openssl 2>/dev/null; then
+	tls=(-DPL_HAVE_TLS $(pkg-config --cflags --libs openssl))
+fi
 pass=0 fail=0
 for h in fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
@@ -20,7 +25,7 @@ for h in fuzz/fuzz_*.c; do
 	work=$out/corpus-${name#fuzz_}
 	mkdir -p "$work"
 	if ! clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o "$out/$name" "$h" src/lib/*.c -lm -pthread; then
+		-fno-sanitize-recover=all -o "$out/$name" "$h" src/lib/*.c "${tls[@]}" -lm -pthread; then
 		echo "FAIL  $name (build)"; fail=$((fail + 1)); continue
 	fi
 	if "$out/$name" -max_total_time="$secs" -max_len=4096 -artifact_prefix="$out/$name-" \

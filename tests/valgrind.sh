@@ -26,7 +26,7 @@ for f in build/tests/*; do ln -s "$PWD/$f" "$vg/tests/"; done
 rm -f "$vg"/tests/unit_* # unit tests run natively in make test / make asan,
 # but the connection layer's run here too: closing from every callback is
 # where a use after free or a leak would hide
-for u in unit_conn unit_client; do
+for u in unit_conn unit_client unit_tls; do
 	cat >"$vg/tests/$u" <<W
 #!/bin/sh
 exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

@@ -17,6 +17,7 @@
 #include "parley/loop.h"
 #include "parley/server.h"
 #include "parley/sock.h"
+#include "parley/tls.h"
 #include "parley/transport.h"
 
 #endif

@@ -156,7 +156,8 @@ static int load_pair(SSL_CTX *ctx, const struct pl_tls_cert *c, char *err, size_
 		return r;
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->cert_file) != 1)
 		return fail(err, cap, c->cert_file, "not a PEM certificate");
-	if (SSL_CTX_use_PrivateKey_file(ctx, c->key_file, SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->key_file, SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
 		return fail(err, cap, c->key_file, "not a PEM private key");
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		ERR_clear_error();

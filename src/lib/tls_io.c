@@ -83,7 +83,7 @@ static void note_done(struct tls_tp *t)
 static void eof_words(struct tls_tp *t)
 {
 	snprintf(t->why, sizeof(t->why), "%s",
-		 t->done ? "peer closed without close_notify"
+		 t->done || SSL_is_init_finished(t->ssl) ? "peer closed without close_notify"
 			 : "peer closed during the handshake (not a TLS port?)");
 }
 
