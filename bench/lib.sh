@@ -16,7 +16,32 @@ listening_addr() {
 	sed -n 's/^listening on //p' "$1" 2>/dev/null | head -1
 }
 
-# ---- servers and rounds, for run.sh and tls.sh ----
+# ---- options, servers and rounds, for run.sh and tls.sh ----
+
+# options WORKLOADS "$@": [--json] [--duration SECONDS] [--rounds N] [--only
+# LIST] into JSON, D (default 3), ROUNDS (default 3) and ONLY; anything else
+# is a usage error.  Exits 0 at once when --only names none of WORKLOADS
+# ("W1 W2 ..."): make bench hands both scripts the same options.
+options() {
+	local prog=$0 list=$1 w
+	shift
+	JSON=0 D=3 ROUNDS=3 ONLY=
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--json) JSON=1 ;;
+		--duration) D=$2; shift ;;
+		--only) ONLY=$2; shift ;;
+		--rounds) ROUNDS=$2; shift ;;
+		*) echo "usage: $prog [--json] [--duration SECONDS] [--rounds N] [--only ${list// /,}]" >&2; exit 2 ;;
+		esac
+		shift
+	done
+	for w in $list; do want "$w" && return 0; done
+	exit 0
+}
+
+# want W: whether workload W runs (all of them unless --only lists some)
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 # The caller sets BUILD, BENCH, TMP, JSON and PIDS=() first, and calls
 # pin_cpus; then start/start_redis run servers (killed with PIDS at exit),
 # gen drives one, put/settle make medians of rounds.
@@ -85,9 +110,10 @@ gen() {
 	read -ra extra <<<"${GEN_ARGS[$name]:-}"
 	t0=$(ticks "$pid")
 	# the subshell's children's CPU time is the generator's
-	out=$("${GEN_PIN[@]}" "$BENCH" -q --json "${extra[@]}" "$@" "$addr"
+	out=$("${GEN_PIN[@]}" "$BENCH" -q --json "${extra[@]}" "$@" "$addr" 2>"$TMP/gen.err"
 		awk '{ print $16 + $17 }' "/proc/$BASHPID/stat" >"$TMP/gen.cpu")
 	t1=$(ticks "$pid")
+	grep -v 'warning: --insecure' "$TMP/gen.err" >&2 # a run that asked for it is told so
 	GEN_CPU=$(awk -v d="$(cat "$TMP/gen.cpu")" -v hz="$HZ" -v s="$(field seconds "$out")" \
 		'BEGIN { printf "%.2f", (s > 0 ? d / hz / s : 0) }')
 	req=$(field requests "$out")

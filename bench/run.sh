@@ -11,25 +11,8 @@ set -u
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 BUILD=${BUILD:-build}
-D=3
-ROUNDS=3
-JSON=0
-ONLY=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--json) JSON=1 ;;
-	--duration) D=$2; shift ;;
-	--only) ONLY=$2; shift ;;
-	--rounds) ROUNDS=$2; shift ;;
-	*) echo "usage: bench/run.sh [--json] [--duration SECONDS] [--rounds N] [--only W1,W6,...]" >&2; exit 2 ;;
-	esac
-	shift
-done
+options "W1 W2 W3 W4 W5 W6 W7" "$@"
 BENCH=$BUILD/parley-bench
-# want W: whether workload W runs (all of them unless --only lists some)
-want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
-# make bench passes tls.sh's options here too: --only T... names none of these
-want W1 || want W2 || want W3 || want W4 || want W5 || want W6 || want W7 || exit 0
 BUSY_US=50
 TMP=$(mktemp -d)
 PIDS=()
