@@ -76,24 +76,30 @@ if want T3; then
 fi
 settle
 
-# T4: SIZE MiB through one TLS connection into a sink (socat, on CPU 0)
+# T4: MIB MiB through one TLS connection into a sink (socat, on CPU 0)
 # from parley-client --stream --tls and from socat OPENSSL (on CPU 1):
 # the client's MB/s and its CPU per GB, best of the rounds
-bulk() { # NAME CMD...: best MB/s and that run's CPU s per GB in R[T4,NAME,*]
-	local best=0 cpu=0 t0 t1 mbs
+cpu0_busy() { awk '/^cpu0 / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+bulk() { # NAME CMD...: best MB/s, that run's CPU s per GB and the sink's CPU share in R[T4,NAME,*]
+	local name=$1 best=0 cpu=0 sink=0 t0 t1 mbs b0 b1
+	shift
 	for _ in $(seq 1 "$ROUNDS"); do
+		b0=$(cpu0_busy)
 		t0=$(date +%s%N)
 		# the subshell's children's CPU time is the client's alone
 		head -c "${MIB}M" /dev/zero | ( "${GEN_PIN[@]}" "$@" >/dev/null 2>>"$TMP/bulk.err"
 			awk '{ print $16 + $17 }' "/proc/$BASHPID/stat" >"$TMP/bulk.cpu" )
 		t1=$(date +%s%N)
+		b1=$(cpu0_busy)
 		mbs=$(awk -v m="$MIB" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", m * 1048576 / 1e6 / (ns / 1e9) }')
 		if [ "$mbs" -gt "$best" ]; then
 			best=$mbs
 			cpu=$(awk -v d="$(cat "$TMP/bulk.cpu")" -v hz="$HZ" -v m="$MIB" 'BEGIN { printf "%.2f", d / hz / (m / 1024) }')
+			sink=$(awk -v a="$b0" -v b="$b1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+				printf "%.2f", (y[2] > x[2]) ? (y[1] - x[1]) / (y[2] - x[2]) : 0 }')
 		fi
 	done
-	R[T4,$1,mbs]=$best R[T4,$1,cpu]=$cpu
+	R[T4,$name,mbs]=$best R[T4,$name,cpu]=$cpu R[T4,$name,sink]=$sink
 }
 KTLS=
 if want T4; then
@@ -108,6 +114,7 @@ if want T4; then
 		bulk parley "${PC[@]}"
 		bulk ktls "${PC[@]}" --tls-ktls
 		bulk socat socat -u STDIN "OPENSSL:127.0.0.1:$port,cafile=$CA"
+		[ -s "$TMP/bulk.err" ] && log "bench: T4 clients said: $(sort -u "$TMP/bulk.err" | head -5)"
 		KTLS=$("${PC[@]}" -v --tls-ktls </dev/null 2>&1 | grep -q 'kTLS did not engage' && echo "kTLS did not engage (this kernel: $(cat /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null || echo '?') in tcp_available_ulp)" || echo "kTLS engaged")
 	else
 		log "bench: socat not installed (apt-get install socat); T4 skipped"
@@ -161,10 +168,11 @@ row T4 "MB/s: parley-client, socat" "${R[T4,parley,mbs]:-}" "${R[T4,socat,mbs]:-
 row T4 "CPU s/GB: parley-client, socat" "${R[T4,parley,cpu]:-}" "${R[T4,socat,cpu]:-}" ""
 row T4 "MB/s: --tls-ktls, without" "${R[T4,ktls,mbs]:-}" "${R[T4,parley,mbs]:-}" ""
 row T4 "CPU s/GB: --tls-ktls, without" "${R[T4,ktls,cpu]:-}" "${R[T4,parley,cpu]:-}" ""
+row T4 "sink's CPU 0 busy: parley, socat" "${R[T4,parley,sink]:-}" "${R[T4,socat,sink]:-}" ""
 row T5 "req/s: --threads 2, 1" "${R[T5,t2,rps]:-}" "${R[T5,t1,rps]:-}" ""
 echo
 echo "T3 resumed: $(num "${R[T3r,parleytls,share]:-}") of parley's handshakes and $(num "${R[T3r,redistls,share]:-}") of Redis's were resumptions (--tls-resume)."
-[ -n "$KTLS" ] && echo "T4: $KTLS; best of $ROUNDS runs of ${MIB} MiB; CPU is the client's."
+[ -n "$KTLS" ] && echo "T4: $KTLS; best of $ROUNDS runs of ${MIB} MiB; CPU s/GB is the client's; near 1.00 busy, the sink set the pace."
 echo "generator CPU: the share of its CPU parley-bench used (near 1.00: it set the pace, not the server)."
 echo "TLS 1.3, ECDSA P-256 certificates made at run time, verified by the generator (--tls-ca),"
 echo "except in T3 (--insecure: the generator's handshake would cost it more than the server's)."
