@@ -759,19 +759,31 @@ static ssize_t pull(int fd, struct pipe_dir *d, int sock, struct pl_transport *t
 	return n;
 }
 
+/* Writes what d holds through TLS until the socket is full; returns the bytes written, or -errno. */
+static ssize_t push_tls(int fd, struct pipe_dir *d, struct pl_transport *tp)
+{
+	ssize_t n, total = 0;
+
+	while (pl_buf_len(&d->buf)) {
+		n = tp->ops->write(tp, fd, pl_buf_head(&d->buf), pl_buf_len(&d->buf));
+		if (n == -EAGAIN || n == -EINTR)
+			break;
+		if (n < 0)
+			return n;
+		pl_buf_consume(&d->buf, (size_t)n);
+		total += n;
+	}
+	return total;
+}
+
 /* Writes what d holds to fd, as much as kind allows; returns the bytes written, or -errno. */
 static ssize_t push(int fd, struct pipe_dir *d, enum out_kind kind, struct pl_transport *tp)
 {
 	size_t len = pl_buf_len(&d->buf);
 	ssize_t n;
 
-	if (tp) {
-		n = tp->ops->write(tp, fd, pl_buf_head(&d->buf), len);
-		if (n < 0)
-			return n == -EAGAIN || n == -EINTR ? 0 : n;
-		pl_buf_consume(&d->buf, (size_t)n);
-		return n;
-	}
+	if (tp) /* TLS writes a record (16 KiB) a call: as many as the socket takes */
+		return push_tls(fd, d, tp);
 	if (kind == OUT_PIPE && len > PIPE_BUF)
 		len = PIPE_BUF;
 	n = kind == OUT_SOCKET ? send(fd, pl_buf_head(&d->buf), len, MSG_NOSIGNAL | MSG_DONTWAIT)
