@@ -42,7 +42,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SONAME   := libparley.so.$(MAJOR)
 SHLIB    := $(BUILD)/libparley.so.$(VERSION)
-CLI_OBJ  := $(BUILD)/obj/src/cli.o $(BUILD)/obj/src/cli_tls.o $(BUILD)/obj/src/log.o
+CLI_OBJ  := $(BUILD)/obj/src/cli.o $(BUILD)/obj/src/cli_acl.o $(BUILD)/obj/src/cli_tls.o \
+            $(BUILD)/obj/src/log.o
 PROGS    := $(BUILD)/parley-server $(BUILD)/parley-client $(BUILD)/parley-bench
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 UNIT_SRC := $(wildcard tests/unit_*.c)

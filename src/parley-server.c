@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_acl.h"
 #include "cli_tls.h"
 #include "log.h"
 #include "parley/escape.h"
@@ -36,6 +37,7 @@ struct opts {
 	int nshown;
 	struct cli_tls tls_opts;
 	struct pl_tls *tls;        /* for the tls: listeners, or NULL */
+	struct cli_acl acl;        /* --allow, --deny, --allow-uid, --allow-gid */
 	int activated;             /* how many of them came from systemd */
 };
 
@@ -90,6 +92,13 @@ static noreturn void usage(void)
 	       "      --tls-min 1.2|1.3   oldest TLS version accepted (default 1.2)\n"
 	       "      --tls-handshake-timeout SEC  close a client whose handshake takes longer\n"
 	       "                          (default 10; 0: never)\n"
+	       "Access (first matching rule wins; see ACCESS CONTROL in the manual):\n"
+	       "      --allow CIDR        let in TCP clients from CIDR (10.0.0.0/8, ::1); once\n"
+	       "                          one is given, TCP clients no rule matches are refused\n"
+	       "      --deny CIDR         refuse TCP clients from CIDR\n"
+	       "      --allow-uid USER    let in Unix-socket clients running as USER (name or\n"
+	       "                          number); the others are refused\n"
+	       "      --allow-gid GROUP   let in Unix-socket clients in GROUP (name or number)\n"
 	       "\n"
 	       "Started by systemd socket activation (LISTEN_FDS, LISTEN_PID), it serves the\n"
 	       "sockets it was given, and listens on ADDRESS only when one is named.\n"
@@ -162,7 +171,10 @@ static void on_event(const struct pl_server_event *ev, void *arg)
 				  "close %s: %s", peer, reason);
 		break;
 	case PL_EV_REJECT:
-		if (ev->reason == PL_CLOSE_LIMIT)
+		if (ev->reason == PL_CLOSE_DENIED) { /* the rules at work, not a fault */
+			if (o->verbose)
+				cli_acl_log_denied(&o->acl, ev);
+		} else if (ev->reason == PL_CLOSE_LIMIT)
 			log_event(1, "reject", (const char *[]){ "peer", peer, NULL },
 				  "%s: --max-conns %u reached; closing", peer, o->cfg.max_conns);
 		else /* the connection could not be set up */
@@ -287,7 +299,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "send-timeout", 0, required_argument, 8 }, { "threads", 0, required_argument, 9 },
 		{ "busy-poll", 0, required_argument, 10 },   { "request-timeout", 0, required_argument, 11 },
 		{ "max-memory", 0, required_argument, 12 },  { "help", 'h', no_argument, 0 },
-		{ "version", 'V', no_argument, 0 },          { 0 },
+		{ "version", 'V', no_argument, 0 },          { "allow", 0, required_argument, CLI_ACL_ALLOW },
+		{ "deny", 0, required_argument, CLI_ACL_DENY }, { "allow-uid", 0, required_argument, CLI_ACL_UID },
+		{ "allow-gid", 0, required_argument, CLI_ACL_GID }, { 0 },
 	};
 	struct cli_getopt g = { 0 }; /* zeroed for cppcheck: cli_getopt_init fills it */
 	const char *reply = NULL;
@@ -330,7 +344,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'h': usage();
 		case 'V': cli_version();
 		default:
-			if (!cli_tls_option(&o->tls_opts, ch, optarg))
+			if (!cli_tls_option(&o->tls_opts, ch, optarg) &&
+			    !cli_acl_option(&o->acl, ch, optarg))
 				cli_bad_option(ch, argv, g.longs);
 		}
 	}
@@ -510,6 +525,7 @@ int main(int argc, char **argv)
 	o.cfg.on_request = on_request;
 	o.cfg.on_event = on_event;
 	o.cfg.arg = &o;
+	o.cfg.acl = o.acl.acl;
 	/* with threads the limits are the whole server's: the group shares them */
 	if ((r = pl_group_new((unsigned)o.threads, &o.cfg, &o.g)) < 0)
 		cli_die(1, "event loop: %s", strerror(-r));
@@ -531,6 +547,7 @@ int main(int argc, char **argv)
 			cli_warn("threads: %s", strerror(-r));
 		pl_group_free(o.g);
 		pl_tls_free(o.tls);
+		cli_acl_free(&o.acl);
 		free(o.shown);
 		free(o.reply);
 		return 1;
@@ -550,6 +567,7 @@ int main(int argc, char **argv)
 		cli_warn("event loop: %s", strerror(-rt));
 	free(o.reply);
 	pl_tls_free(o.tls);
+	cli_acl_free(&o.acl);
 	if (o.verbose)
 		print_stats(&st);
 	if (o.verbose && o.threads > 1)

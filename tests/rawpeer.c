@@ -188,7 +188,11 @@ static void flood(int n, long ms, size_t size)
 	memset(body, 'f', size);
 	framed(&msg, body, size);
 	for (int i = 0; i < n; i++) {
+		/* a fixed receive buffer: with autotuning up to tcp_rmem's max
+		 * (32 MiB on some hosts) the kernel alone could swallow the flood */
+		int rcvbuf = 65536;
 		p[i] = (struct pollfd){ connect_target(), POLLOUT, 0 };
+		setsockopt(p[i].fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 		pl_sock_nonblock(p[i].fd, 1);
 		last[i] = pl_clock_ms();
 	}

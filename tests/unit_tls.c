@@ -8,6 +8,8 @@
  * Built without OpenSSL, one test checks that TLS says so.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -467,6 +469,116 @@ static void test_tls_truncation_is_an_error(void)
 }
 
 
+/* ---- threads: one context for every loop of a group ---- */
+
+/* Waits for what tp asks of fd, up to 2 s. */
+static int wait_for(struct pl_transport *tp, int fd, unsigned want)
+{
+	unsigned ev = tp->ops->events(tp, want);
+	struct pollfd p = { fd, (short)((ev & PL_READ ? POLLIN : 0) | (ev & PL_WRITE ? POLLOUT : 0)), 0 };
+
+	return poll(&p, 1, 2000) > 0 ? 0 : -1;
+}
+
+/* One TLS request and its reply over a new connection; the peer's CN in cn. */
+static int one_exchange(const struct pl_addr *at, struct pl_tls *t, char *cn, size_t cap)
+{
+	static const char req[] = "\5\0\0\0hello";
+	struct pl_transport *tp;
+	struct pl_tls_info info;
+	char buf[64];
+	size_t got = 0, sent = 0;
+	int fd = net_dial(at, 0), r = -1;
+
+	if (fd < 0 || pl_sock_nonblock(fd, 1) < 0 || pl_tls_transport_new(t, fd, "localhost", &tp) < 0)
+		return -1;
+	while ((r = pl_tls_handshake(tp, fd)) == -EAGAIN && wait_for(tp, fd, PL_READ) == 0)
+		;
+	while (r == 0 && sent < sizeof(req) - 1) {
+		ssize_t n = tp->ops->write(tp, fd, req + sent, sizeof(req) - 1 - sent);
+		if (n > 0)
+			sent += (size_t)n;
+		else if (n != -EAGAIN || wait_for(tp, fd, PL_WRITE) < 0)
+			r = -1;
+	}
+	while (r == 0 && got < 9) {
+		ssize_t n = tp->ops->read(tp, fd, buf + got, sizeof(buf) - got);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n != -EAGAIN || wait_for(tp, fd, PL_READ) < 0)
+			r = -1;
+	}
+	if (r == 0 && pl_tls_info(tp, &info) == 0)
+		snprintf(cn, cap, "%s", info.peer);
+	tp->ops->free(tp);
+	close(fd);
+	return r == 0 && got == 9 && memcmp(buf, req, 9) == 0 ? 0 : -1;
+}
+
+struct thread_run {
+	struct pl_group *g;
+	struct pl_addr at;
+	struct pl_tls *srv, *cl;
+	int ok, before, after;
+};
+
+/* The clients' thread: exchanges, a reload in the middle (from this
+ * thread, while the loops run), more exchanges, then the shutdown. */
+static void *clients(void *arg)
+{
+	struct thread_run *t = arg;
+	char cn[256], err[256];
+
+	for (int i = 0; i < 20; i++)
+		t->before += one_exchange(&t->at, t->cl, cn, sizeof(cn)) == 0 && strcmp(cn, "CN=localhost") == 0;
+	if (rename(cert2, cert) == 0 && rename(key2, key) == 0 &&
+	    pl_tls_reload(t->srv, err, sizeof(err)) == 0)
+		for (int i = 0; i < 20; i++)
+			t->after += one_exchange(&t->at, t->cl, cn, sizeof(cn)) == 0 && strcmp(cn, "CN=other") == 0;
+	pl_group_shutdown(t->g);
+	return NULL;
+}
+
+static void group_echo(struct pl_conn *c, const uint8_t *msg, size_t len, void *arg)
+{
+	(void)arg;
+	pl_conn_send(c, msg, len);
+}
+
+static void test_tls_threads_share_a_context(void)
+{
+	struct pl_tls_cert certs[1];
+	struct pl_tls_config s = { .server = 1, .certs = certs, .ncerts = 1 };
+	struct pl_tls_config c = { .insecure = 1 };
+	struct pl_server_config cfg = { .on_request = group_echo };
+	struct thread_run t = { 0 };
+	struct pl_server_stats st;
+	struct pl_addr a;
+	pthread_t th;
+	char err[256];
+
+	net_bound(60);
+	MUST(make_keys() == 0);
+	certs[0] = pair(cert, key);
+	MUST(pl_tls_new(&s, &t.srv, err, sizeof(err)) == 0);
+	MUST(pl_tls_new(&c, &t.cl, err, sizeof(err)) == 0);
+	MUST(pl_group_new(2, &cfg, &t.g) == 0);
+	MUST(pl_addr_parse(&a, "127.0.0.1:0", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	MUST(pl_group_listen_tls(t.g, &a, NULL, t.srv, &t.at, NULL) == 0);
+	MUST(pl_group_start(t.g) == 0);
+	MUST(pthread_create(&th, NULL, clients, &t) == 0);
+	CHECK_EQ_INT(pl_loop_run(pl_group_loop(t.g, 0)), 0);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(pl_group_finish(t.g, &st, NULL), 0);
+	CHECK_EQ_INT(t.before, 20);
+	CHECK_EQ_INT(t.after, 20);
+	CHECK_EQ_INT(st.accepted, 40);
+	CHECK_EQ_INT(st.closed[PL_CLOSE_TLS], 0); /* each client said close_notify */
+	pl_tls_free(t.cl);
+	pl_tls_free(t.srv);
+	drop_keys();
+}
+
 static const struct unit_test tests[] = {
 	T(test_tls_round_trip_and_info),
 	T(test_tls_sni_picks_certificate),
@@ -477,6 +589,7 @@ static const struct unit_test tests[] = {
 	T(test_tls_config_errors),
 	T(test_tls_reload_keeps_connections),
 	T(test_tls_truncation_is_an_error),
+	T(test_tls_threads_share_a_context),
 };
 
 #endif

@@ -16,6 +16,7 @@
 #include "parley/hist.h"
 #include "parley/loop.h"
 #include "parley/server.h"
+#include "parley/acl.h"
 #include "parley/sock.h"
 #include "parley/tls.h"
 #include "parley/transport.h"

@@ -32,13 +32,16 @@
 #include "parley/loop.h"
 
 struct pl_server;
+struct pl_acl;
+struct pl_acl_cred;
 
 enum pl_server_event_type {
 	PL_EV_OPEN,         /* conn accepted */
 	PL_EV_CLOSE,        /* conn closing: reason, err (0 or -errno), size for OVERSIZE
 			     * (declared) and MEMORY (bytes of buffers it held) */
 	PL_EV_REJECT,       /* a client closed at once, never open: peer, reason LIMIT
-			     * (over max_conns) or NOMEM (err: it could not be set up) */
+			     * (over max_conns), NOMEM (err: it could not be set up) or
+			     * DENIED (by cfg.acl; cred for a Unix client) */
 	PL_EV_ACCEPT_ERROR, /* accept failed: err; reported once per episode */
 	PL_EV_ACCEPT_RESUMED, /* accepting works again after ACCEPT_ERROR */
 	PL_EV_DRAINED,      /* shutdown finished: every connection closed; once,
@@ -54,6 +57,9 @@ struct pl_server_event {
 	enum pl_close_reason reason;
 	int err;
 	uint64_t size;
+	/* REJECT DENIED of a Unix client: its credentials, NULL when they could
+	 * not be read; valid during the callback only */
+	const struct pl_acl_cred *cred;
 };
 
 typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
@@ -95,6 +101,14 @@ struct pl_server_config {
 	size_t max_memory;
 	long long drain_timeout_ms; /* 0: 5 s */
 	struct pl_server_shared *shared; /* NULL: this server counts alone */
+	/*
+	 * Access rules (acl.h), checked right after accept, before a byte is
+	 * read: a refused client is closed at once (a TCP one with a reset),
+	 * counted in closed[PL_CLOSE_DENIED] and reported as PL_EV_REJECT.
+	 * Only read, so the servers of a group share one; it must outlive
+	 * them.  NULL: everyone is let in.
+	 */
+	const struct pl_acl *acl;
 	pl_request_cb on_request;
 	pl_event_cb on_event;      /* may be NULL */
 	pl_conn_cb on_eof;         /* may be NULL: see struct pl_conn_config */

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "parley/acl.h"
 #include "parley/sock.h"
 #include "parley/tls.h"
 
@@ -24,7 +25,7 @@
 static void emit(struct pl_server *s, enum pl_server_event_type type, struct pl_conn *c,
 		 const struct pl_addr *peer, enum pl_close_reason reason, int err, uint64_t size)
 {
-	struct pl_server_event ev = { type, c, c ? pl_conn_peer(c) : peer, reason, err, size };
+	struct pl_server_event ev = { type, c, c ? pl_conn_peer(c) : peer, reason, err, size, NULL };
 
 	if (s->cfg.on_event)
 		s->cfg.on_event(&ev, s->cfg.arg);
@@ -67,18 +68,39 @@ static void closed(struct conn_ctx *x, struct pl_conn *c, enum pl_close_reason w
 
 static const struct conn_owner server_owner = { closed, budget_charge };
 
-/* A client refused or lost before it was ever open: counted and reported. */
+/* A client refused or lost before it was ever open: counted and reported
+ * (cred: a Unix client's, for DENIED, or NULL). */
 static void refuse(struct pl_server *s, int fd, const struct sockaddr_storage *ss,
-		   enum pl_close_reason why, int err)
+		   enum pl_close_reason why, int err, const struct pl_acl_cred *cred)
 {
+	static const struct linger rst = { 1, 0 };
 	struct pl_addr peer = { .kind = PL_ADDR_UNIX };
+	struct pl_server_event ev = { PL_EV_REJECT, NULL, &peer, why, err, 0, cred };
 
-	atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
+	/* a denied TCP client gets a reset: it sees a refusal rather than an
+	 * orderly end, and leaves no TIME_WAIT here however often it tries */
+	if (ss->ss_family != AF_UNIX && why == PL_CLOSE_DENIED)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 	close(fd);
 	if (ss->ss_family != AF_UNIX)
 		pl_addr_from_sockaddr(&peer, (const struct sockaddr *)ss, sizeof(*ss));
 	s->stats.closed[why]++;
-	emit(s, PL_EV_REJECT, NULL, &peer, why, err, 0);
+	if (s->cfg.on_event)
+		s->cfg.on_event(&ev, s->cfg.arg);
+}
+
+/* The access rules, before a byte is read or a slot taken.  1: refused. */
+static int denied(struct pl_server *s, int fd, const struct sockaddr_storage *ss, socklen_t len)
+{
+	gid_t groups[PL_ACL_GROUPS_MAX];
+	struct pl_acl_cred cred, *c = NULL;
+
+	if (ss->ss_family == AF_UNIX && pl_acl_peer_cred(fd, &cred, groups, PL_ACL_GROUPS_MAX) == 0)
+		c = &cred; /* unread, the rules judge the client unknown */
+	if (pl_acl_check(s->cfg.acl, (const struct sockaddr *)ss, len, c) == PL_ACL_ALLOW)
+		return 0;
+	refuse(s, fd, ss, PL_CLOSE_DENIED, 0, c);
+	return 1;
 }
 
 static void add_conn(struct pl_server *s, const struct listener *l, int fd,
@@ -87,17 +109,21 @@ static void add_conn(struct pl_server *s, const struct listener *l, int fd,
 	struct pl_conn *c;
 	int r;
 
+	if (s->cfg.acl && denied(s, fd, ss, len))
+		return;
 	/* counted before the check: threads racing for the last slot cannot
 	 * both take it */
 	if (atomic_fetch_add_explicit(&s->sh->open, 1, memory_order_relaxed) >= s->cfg.max_conns &&
 	    s->cfg.max_conns) {
-		refuse(s, fd, ss, PL_CLOSE_LIMIT, 0);
+		atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
+		refuse(s, fd, ss, PL_CLOSE_LIMIT, 0, NULL);
 		return;
 	}
 	if (ss->ss_family != AF_UNIX)
 		pl_sock_nodelay(fd);
 	if (!(c = conn_open(&s->x, fd, (const struct sockaddr *)ss, len))) {
-		refuse(s, fd, ss, PL_CLOSE_NOMEM, -ENOMEM);
+		atomic_fetch_sub_explicit(&s->sh->open, 1, memory_order_relaxed);
+		refuse(s, fd, ss, PL_CLOSE_NOMEM, -ENOMEM, NULL);
 		return;
 	}
 	r = l->tls ? pl_tls_attach(c, l->tls, NULL) : 0;
