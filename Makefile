@@ -48,7 +48,7 @@ PROGS    := $(BUILD)/parley-server $(BUILD)/parley-client $(BUILD)/parley-bench
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 UNIT_SRC := $(wildcard tests/unit_*.c)
 UNITS    := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
-HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client \
+HELPERS  := $(BUILD)/tests/rawpeer $(BUILD)/tests/dgrampeer $(BUILD)/tests/textbook-server $(BUILD)/tests/textbook-client \
             $(BUILD)/tests/faultshim.so
 HEADERS  := $(wildcard include/parley/*.h)
 MAN1     := $(wildcard man/*.1)
@@ -81,6 +81,10 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libparley.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/rawpeer: $(BUILD)/obj/tests/rawpeer.o $(CLI_OBJ) $(BUILD)/libparley.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/dgrampeer: $(BUILD)/obj/tests/dgrampeer.o $(CLI_OBJ) $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

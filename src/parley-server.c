@@ -39,6 +39,7 @@ struct opts {
 	struct pl_tls *tls;        /* for the tls: listeners, or NULL */
 	struct cli_acl acl;        /* --allow, --deny, --allow-uid, --allow-gid */
 	int activated;             /* how many of them came from systemd */
+	int dgram;                 /* a datagram listener: its counters are printed */
 };
 
 static noreturn void usage(void)
@@ -48,6 +49,9 @@ static noreturn void usage(void)
 	       "\n"
 	       "ADDRESS is HOST:PORT, [IPV6]:PORT, PORT or :PORT (every interface, IPv4 and\n"
 	       "IPv6), unix:/PATH or unix:@NAME (abstract).  Default: port 1234, every interface.\n"
+	       "Datagrams (one datagram, one message): udp:HOST:PORT, udp:PORT, unixgram:/PATH,\n"
+	       "unixgram:@NAME; Unix packets (one packet, one message): seqpacket:/PATH,\n"
+	       "seqpacket:@NAME.\n"
 	       "With the prefix tls: (tls:127.0.0.1:7443, tls:7443, tls:unix:/PATH) it serves TLS.\n"
 	       "\n"
 	       "Replies:\n"
@@ -232,10 +236,38 @@ static void on_signal(struct pl_loop *loop, int signo, void *arg)
 	pl_group_shutdown(o->g);
 }
 
-static void print_stats(const struct pl_server_stats *st)
+/* Datagram counters, after the stream ones: peers made, datagrams dropped. */
+static void dgram_stats(const struct pl_server_stats *st, char *text, size_t cap,
+			  const char **fields, char (*vals)[24])
 {
-	char text[512], vals[PL_CLOSE_REASONS + 2][24], names[PL_CLOSE_REASONS][24];
-	const char *fields[2 * (PL_CLOSE_REASONS + 2) + 1];
+	uint64_t total = 0;
+	size_t o;
+	int k = 0;
+
+	for (int r = 0; r < PL_DROP_REASONS; r++)
+		total += st->dropped[r];
+	snprintf(vals[0], 24, "%llu", (unsigned long long)st->peers);
+	snprintf(vals[1], 24, "%llu", (unsigned long long)total);
+	fields[k++] = "#peers", fields[k++] = vals[0];
+	fields[k++] = "#dropped", fields[k++] = vals[1];
+	o = (size_t)snprintf(text, cap, " peers=%s dropped=%s", vals[0], vals[1]);
+	for (int r = 0; r < PL_DROP_REASONS; r++) {
+		static const char *const names[PL_DROP_REASONS] = {
+			"#drop_oversize", "#drop_queue", "#drop_limit", "#drop_error",
+			"#drop_rcvbuf"
+		};
+		snprintf(vals[r + 2], 24, "%llu", (unsigned long long)st->dropped[r]);
+		fields[k++] = names[r], fields[k++] = vals[r + 2];
+		o += (size_t)snprintf(text + o, cap - o, " %s=%s", names[r] + 1, vals[r + 2]);
+	}
+	fields[k] = NULL;
+}
+
+static void print_stats(const struct pl_server_stats *st, int dgram)
+{
+	char text[768], vals[PL_CLOSE_REASONS + 2 + PL_DROP_REASONS + 2][24];
+	char names[PL_CLOSE_REASONS][24];
+	const char *fields[2 * (PL_CLOSE_REASONS + 2 + PL_DROP_REASONS + 2) + 1];
 	size_t o = 0;
 	int k = 0;
 
@@ -251,6 +283,8 @@ static void print_stats(const struct pl_server_stats *st)
 		o += (size_t)snprintf(text + o, sizeof(text) - o, " %s=%s", pl_close_reason_name(r), vals[r + 2]);
 	}
 	fields[k] = NULL;
+	if (dgram)
+		dgram_stats(st, text + o, sizeof(text) - o, fields + k, vals + PL_CLOSE_REASONS + 2);
 	log_event(0, "stats", fields, "%s", text);
 }
 
@@ -394,6 +428,7 @@ static int remember(struct opts *o, const struct pl_addr *bound, int tls)
 	}
 	o->shown = p;
 	o->shown[o->nshown++] = (struct shown){ *bound, tls };
+	o->dgram |= bound->sock == PL_SOCK_DGRAM;
 	return 0;
 }
 
@@ -470,6 +505,8 @@ static int open_listeners(int argc, char **argv, struct opts *o, int inherited)
 		const char *text = cli_tls_strip(addrs[i], &tls);
 
 		cli_addr(&a, text, CLI_DEFAULT_PORT, PL_ADDR_PASSIVE);
+		if (tls && a.sock != PL_SOCK_STREAM)
+			cli_usage_error("bad address '%s': tls: is for TCP and unix: addresses", addrs[i]);
 		if (a.kind == PL_ADDR_NAME) {
 			/* a host name listens on its first address */
 			struct pl_addr res[1];
@@ -569,7 +606,7 @@ int main(int argc, char **argv)
 	pl_tls_free(o.tls);
 	cli_acl_free(&o.acl);
 	if (o.verbose)
-		print_stats(&st);
+		print_stats(&st, o.dgram);
 	if (o.verbose && o.threads > 1)
 		print_threads(each, o.threads);
 	fflush(stdout);

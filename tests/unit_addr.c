@@ -49,6 +49,54 @@ static void test_addr_parse_format_roundtrip(void)
 	roundtrip("unix:///tmp/x.sock", 0, "unix:///tmp/x.sock"); /* a path, not a URL */
 }
 
+/* Datagram and packet sockets: the prefix carries the socket type, and
+ * comes back out of pl_addr_format, so `listening on` can be handed to a
+ * client as it is. */
+static void test_addr_dgram_spellings_roundtrip(void)
+{
+	roundtrip("udp:127.0.0.1:7000", 0, "udp:127.0.0.1:7000");
+	roundtrip("udp:[::1]:7000", 0, "udp:[::1]:7000");
+	roundtrip("udp:[fe80::1%lo]:9", 0, "udp:[fe80::1%lo]:9");
+	roundtrip("udp:7000", PL_ADDR_PASSIVE, "udp:7000");
+	roundtrip("udp::7000", PL_ADDR_PASSIVE, "udp:7000");
+	roundtrip("udp:0", PL_ADDR_PASSIVE, "udp:0");
+	roundtrip("udp:localhost:53", 0, "udp:localhost:53");
+	roundtrip("udp:localhost", 0, "udp:localhost:1234");
+	roundtrip("udp:::1", 0, "udp:[::1]:1234");
+	roundtrip("unixgram:/tmp/x.sock", 0, "unixgram:/tmp/x.sock");
+	roundtrip("unixgram:@parley", 0, "unixgram:@parley");
+	roundtrip("unixgram:@a\\x00b", 0, "unixgram:@a\\x00b");
+	roundtrip("seqpacket:/tmp/x.sock", 0, "seqpacket:/tmp/x.sock");
+	roundtrip("seqpacket:@parley", 0, "seqpacket:@parley");
+}
+
+static void test_addr_dgram_fields(void)
+{
+	struct pl_addr a, b;
+
+	CHECK(pl_addr_parse(&a, "udp:127.0.0.1:7000", 0, 0, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_IP4);
+	CHECK_EQ_INT(a.sock, PL_SOCK_DGRAM);
+	CHECK_EQ_INT(a.port, 7000);
+	CHECK_EQ_INT(pl_addr_sock_type(&a), SOCK_DGRAM);
+	CHECK_EQ_INT(pl_addr_sa_family(&a), AF_INET);
+	CHECK(pl_addr_parse(&b, "127.0.0.1:7000", 0, 0, NULL) == 0);
+	CHECK_EQ_INT(b.sock, PL_SOCK_STREAM);
+	CHECK_EQ_INT(pl_addr_sock_type(&b), SOCK_STREAM);
+	CHECK(!pl_addr_equal(&a, &b)); /* same IP and port, another socket */
+	CHECK(pl_addr_parse(&a, "udp:7000", 0, PL_ADDR_PASSIVE, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_ANY);
+	CHECK_EQ_INT(a.sock, PL_SOCK_DGRAM);
+	CHECK(pl_addr_parse(&a, "unixgram:@n", 0, 0, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_ABSTRACT);
+	CHECK_EQ_INT(a.sock, PL_SOCK_DGRAM);
+	CHECK_EQ_INT(pl_addr_sa_family(&a), AF_UNIX);
+	CHECK(pl_addr_parse(&a, "seqpacket:/p", 0, 0, NULL) == 0);
+	CHECK_EQ_INT(a.kind, PL_ADDR_UNIX);
+	CHECK_EQ_INT(a.sock, PL_SOCK_SEQPACKET);
+	CHECK_EQ_INT(pl_addr_sock_type(&a), SOCK_SEQPACKET);
+}
+
 /* [::ffff:a.b.c.d] is a valid IPv6 literal for an IPv4 address: it keeps its
  * text, and its socket is IPv4, so a server can listen on it (an IPv6 socket
  * with IPV6_V6ONLY, as explicit IPv6 listeners have, refused it: EINVAL) and a
@@ -179,6 +227,19 @@ static void test_addr_rejections(void)
 	memset(longpath + 6, 'a', 150);
 	longpath[156] = '\0';
 	reject(longpath, 0, "Unix socket path longer than sun_path (107 bytes)");
+	reject("udp:", 0, "empty address");
+	reject("udp:7000", 0, "a port alone is only for listening");
+	reject("udp:127.0.0.1:0", 0, "port 0 is only for listening");
+	reject("udp:unix:/x", 0, "udp: takes HOST:PORT; a Unix datagram socket is unixgram:PATH");
+	reject("udp:udp:80", 0, "a host named udp, unixgram or seqpacket reads as that prefix; give its address");
+	reject("unixgram:", 0, "empty Unix socket path");
+	reject("seqpacket:", 0, "empty Unix socket path");
+	reject("seqpacket:@", 0, "empty Unix socket path");
+	reject("udp://host:53", 0, "a URL is not an address: use HOST:PORT");
+	/* these hosts would format as a prefix and read back as another socket */
+	reject("udp", 0, "a host named udp, unixgram or seqpacket reads as that prefix; give its address");
+	reject("unixgram", 0, "a host named udp, unixgram or seqpacket reads as that prefix; give its address");
+	reject("seqpacket:", PL_ADDR_PASSIVE, "empty Unix socket path");
 }
 
 static void test_addr_sockaddr_roundtrip(void)
@@ -250,8 +311,106 @@ static void test_addr_resolver_errors_have_their_own_space(void)
 	CHECK_STR(pl_addr_resolve_strerror(-EAFNOSUPPORT), "no address of the requested family");
 }
 
+/* The socket's own type comes back from getsockname/getpeername, so the
+ * bound address of a UDP listener prints as udp:...; resolving keeps it. */
+static void test_addr_dgram_local_peer_and_resolve(void)
+{
+	struct pl_addr a, out[4];
+	char buf[PL_ADDR_TEXT_MAX];
+	size_t n = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int sv[2];
+
+	CHECK(fd >= 0);
+	CHECK(pl_addr_local(fd, &a) == 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "udp:0.0.0.0:0");
+	close(fd);
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+	CHECK(pl_addr_peer(sv[0], &a) == 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "seqpacket:(unnamed)");
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
+	CHECK(pl_addr_local(sv[0], &a) == 0);
+	pl_addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "unixgram:(unnamed)");
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(pl_addr_parse(&a, "udp:localhost:53", 0, 0, NULL) == 0);
+	CHECK(pl_addr_resolve(&a, PL_FAMILY_4, out, 4, &n) == 0);
+	CHECK(n >= 1 && out[0].kind == PL_ADDR_IP4 && out[0].sock == PL_SOCK_DGRAM);
+	CHECK(pl_addr_parse(&a, "udp:[::1]:53", 0, 0, NULL) == 0);
+	CHECK(pl_addr_resolve(&a, PL_FAMILY_ANY, out, 4, &n) == 0);
+	CHECK(n == 1 && out[0].sock == PL_SOCK_DGRAM);
+}
+
+/* Opens a listener for text, connects to what it bound, and checks one
+ * datagram or packet goes through with its socket type. */
+static void listen_connect(const char *text, int type)
+{
+	struct pl_addr a, bound;
+	char buf[PL_ADDR_TEXT_MAX], got[8];
+	int lfd, cfd, sfd, t = 0;
+	socklen_t tl = sizeof(t);
+
+	CHECK(pl_addr_parse(&a, text, 0, PL_ADDR_PASSIVE, NULL) == 0);
+	lfd = pl_listen(&a, NULL);
+	if (lfd < 0) {
+		fprintf(stderr, "listen on %s: %s\n", text, strerror(-lfd));
+		unit_fail();
+	}
+	CHECK(getsockopt(lfd, SOL_SOCKET, SO_TYPE, &t, &tl) == 0 && t == type);
+	CHECK(pl_addr_local(lfd, &bound) == 0);
+	CHECK_EQ_INT(bound.sock, a.sock);
+	if (bound.kind == PL_ADDR_IP6 && a.kind == PL_ADDR_ANY)
+		CHECK(pl_addr_parse(&bound, "udp:[::1]:0", 0, PL_ADDR_PASSIVE, NULL) == 0 &&
+		      pl_addr_local(lfd, &a) == 0 && (bound.port = a.port) != 0);
+	pl_addr_format(&bound, buf, sizeof(buf));
+	cfd = pl_connect(&bound, 1, NULL, NULL);
+	if (cfd < 0) {
+		fprintf(stderr, "connect to %s: %s\n", buf, strerror(-cfd));
+		unit_fail();
+	}
+	CHECK(send(cfd, "hi", 2, 0) == 2);
+	sfd = type == SOCK_DGRAM ? lfd : accept(lfd, NULL, NULL);
+	CHECK(sfd >= 0);
+	CHECK(recv(sfd, got, sizeof(got), 0) == 2 && memcmp(got, "hi", 2) == 0);
+	if (type == SOCK_DGRAM) {
+		/* the client has an address to answer to (autobound when Unix) */
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		CHECK(getsockname(cfd, (struct sockaddr *)&peer, &pl) == 0);
+		CHECK(sendto(lfd, "ok", 2, 0, (struct sockaddr *)&peer, pl) == 2);
+		CHECK(recv(cfd, got, sizeof(got), 0) == 2 && memcmp(got, "ok", 2) == 0);
+	} else {
+		close(sfd);
+	}
+	close(cfd);
+	close(lfd);
+}
+
+static void test_addr_dgram_listen_and_connect(void)
+{
+	char path[64];
+
+	listen_connect("udp:127.0.0.1:0", SOCK_DGRAM);
+	listen_connect("udp:[::1]:0", SOCK_DGRAM);
+	listen_connect("udp:0", SOCK_DGRAM);
+	listen_connect("unixgram:@parley-unit-dgram", SOCK_DGRAM);
+	listen_connect("seqpacket:@parley-unit-seqpacket", SOCK_SEQPACKET);
+	snprintf(path, sizeof(path), "unixgram:/tmp/parley-unit-%d.sock", (int)getpid());
+	listen_connect(path, SOCK_DGRAM);
+	/* the stale file of the last one is taken over, as for unix: */
+	listen_connect(path, SOCK_DGRAM);
+	unlink(path + 9);
+}
+
 static const struct unit_test tests[] = {
-	T(test_addr_parse_format_roundtrip), T(test_addr_fields), T(test_addr_rejections),
+	T(test_addr_parse_format_roundtrip), T(test_addr_fields), T(test_addr_dgram_spellings_roundtrip),
+	T(test_addr_dgram_fields), T(test_addr_dgram_local_peer_and_resolve),
+	T(test_addr_dgram_listen_and_connect), T(test_addr_rejections),
 	T(test_addr_sockaddr_roundtrip), T(test_addr_abstract_sockaddr_layout),
 	T(test_addr_resolve_keeps_order), T(test_addr_resolver_errors_have_their_own_space), T(test_addr_v4_mapped_listens_and_connects),
 	T(test_addr_unnamed_unix_formats),

@@ -8,6 +8,7 @@
 #include "parley/client.h"
 #include "parley/conn.h"
 #include "parley/clock.h"
+#include "parley/dgram.h"
 #include "parley/error.h"
 #include "parley/escape.h"
 #include "parley/fd.h"

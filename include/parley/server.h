@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include "parley/addr.h"
 #include "parley/conn.h"
+#include "parley/dgram.h"
 #include "parley/frame.h"
 #include "parley/loop.h"
 
@@ -77,6 +78,7 @@ typedef void (*pl_event_cb)(const struct pl_server_event *ev, void *arg);
 struct pl_server_shared {
 	atomic_ulong open;         /* connections open, all servers */
 	atomic_size_t mem;         /* bytes of connection buffers, all servers */
+	atomic_ulong peers;        /* datagram peers with state (dgram.h), all servers */
 	atomic_uint nservers;      /* slots taken below */
 	struct {
 		atomic_ullong top;     /* at least its biggest client's hog key */
@@ -118,9 +120,13 @@ struct pl_server_config {
 
 struct pl_server_stats {
 	uint64_t accepted;
-	uint64_t requests;
-	uint64_t closed[PL_CLOSE_REASONS];
+	uint64_t requests;         /* datagrams included */
+	uint64_t closed[PL_CLOSE_REASONS]; /* datagram peers' included */
 	unsigned open;             /* connections open now */
+	/* datagram sockets (dgram.h) */
+	uint64_t peers;            /* peers made (first datagram of an address) */
+	unsigned peers_open;       /* peers with state now */
+	uint64_t dropped[PL_DROP_REASONS]; /* datagrams dropped, by reason */
 };
 
 /* A server on loop, with cfg copied.  0, -EINVAL without on_request,
@@ -135,7 +141,10 @@ void pl_server_free(struct pl_server *s);
 /*
  * Serves on a listening fd (made non-blocking here); the server owns it and,
  * for a Unix path, removes the socket file when it closes.  0 or -errno:
- * on an error fd is still the caller's to close.
+ * on an error fd is still the caller's to close.  A datagram socket (bound,
+ * SOCK_DGRAM: udp:, unixgram:) is served one datagram per message, its
+ * peers as connections (dgram.h); a SEQPACKET listener's connections are
+ * one packet per message, whatever the protocol.
  */
 int pl_server_listen_fd(struct pl_server *s, int fd);
 /*

@@ -7,6 +7,14 @@
  * a stale socket file nobody listens on, never from a regular file.
  * Connecting tries each address in order, each bounded by a timeout, with an
  * optional source address bound first.  Connections get TCP_NODELAY.
+ *
+ * The socket type is the address's (addr.h, field sock): a udp: or
+ * unixgram: "listener" is a bound datagram socket (no listen(), and no
+ * SO_REUSEADDR, which would let a second UDP server share the port), a
+ * seqpacket: one listens and accepts as a stream does.  Connecting a
+ * datagram socket only fixes its peer (no handshake: it succeeds at once);
+ * an unbound unixgram: client is autobound to an abstract name first, so
+ * the server has an address to answer to.
  */
 #ifndef PARLEY_SOCK_H
 #define PARLEY_SOCK_H

@@ -120,8 +120,11 @@ static int parse_host(struct pl_addr *a, const char *h, size_t n, int bracketed,
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)tmp[i]) && !strchr("-._", tmp[i]))
 			return fail(why, "invalid character in host name");
+	/* a name that is also a prefix would not read back as itself */
 	if (strcmp(tmp, "unix") == 0)
 		return fail(why, "a host named unix reads as unix:PATH; give its address");
+	if (strcmp(tmp, "udp") == 0 || strcmp(tmp, "unixgram") == 0 || strcmp(tmp, "seqpacket") == 0)
+		return fail(why, "a host named udp, unixgram or seqpacket reads as that prefix; give its address");
 	a->kind = PL_ADDR_NAME;
 	memcpy(a->host, tmp, n + 1);
 	return 0;
@@ -144,17 +147,15 @@ static int set_port(struct pl_addr *a, const char *p, size_t n, unsigned flags,
 	return 0;
 }
 
-int pl_addr_parse(struct pl_addr *a, const char *text, uint16_t default_port,
-		  unsigned flags, const char **why)
+/* An IP address, a host name or the wildcard, with or without a port. */
+static int parse_inet(struct pl_addr *a, const char *text, uint16_t default_port,
+		      unsigned flags, const char **why)
 {
 	const char *colon;
 	int r;
 
-	memset(a, 0, sizeof(*a));
-	if (text == NULL || *text == '\0')
+	if (*text == '\0')
 		return fail(why, "empty address");
-	if (strncmp(text, "unix:", 5) == 0)
-		return parse_unix(a, text + 5, why);
 	/* http://host:80 would otherwise be "IPv6 ... needs brackets", which
 	 * sends the user the wrong way */
 	if (strstr(text, "://"))
@@ -198,6 +199,51 @@ int pl_addr_parse(struct pl_addr *a, const char *text, uint16_t default_port,
 	return set_port(a, colon + 1, strlen(colon + 1), flags, why);
 }
 
+/* The prefixes of text, and the socket each one means. */
+static const struct {
+	const char *prefix;
+	enum pl_sock sock;
+	int is_unix;
+} prefixes[] = {
+	{ "unix:", PL_SOCK_STREAM, 1 },
+	{ "unixgram:", PL_SOCK_DGRAM, 1 },
+	{ "seqpacket:", PL_SOCK_SEQPACKET, 1 },
+	{ "udp:", PL_SOCK_DGRAM, 0 },
+};
+
+int pl_addr_parse(struct pl_addr *a, const char *text, uint16_t default_port,
+		  unsigned flags, const char **why)
+{
+	memset(a, 0, sizeof(*a));
+	if (text == NULL || *text == '\0')
+		return fail(why, "empty address");
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i].prefix);
+		if (strncmp(text, prefixes[i].prefix, n) != 0)
+			continue;
+		a->sock = prefixes[i].sock;
+		if (prefixes[i].is_unix)
+			return parse_unix(a, text + n, why);
+		if (strstr(text, "://")) /* udp://host:53 */
+			return fail(why, "a URL is not an address: use HOST:PORT");
+		if (strncmp(text + n, "unix:", 5) == 0)
+			return fail(why, "udp: takes HOST:PORT; a Unix datagram socket is unixgram:PATH");
+		return parse_inet(a, text + n, default_port, flags, why);
+	}
+	return parse_inet(a, text, default_port, flags, why);
+}
+
+/* The prefix a's text starts with, "" for TCP. */
+static const char *prefix_of(const struct pl_addr *a)
+{
+	int is_unix = a->kind == PL_ADDR_UNIX || a->kind == PL_ADDR_ABSTRACT;
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (prefixes[i].sock == a->sock && prefixes[i].is_unix == is_unix)
+			return prefixes[i].prefix;
+	return "";
+}
+
 static size_t escape_name(const char *p, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
@@ -216,7 +262,8 @@ static size_t escape_name(const char *p, size_t n, char *out, size_t cap)
 	return o;
 }
 
-int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
+/* a's text without its prefix (unix: aside, which the Unix kinds write here). */
+static int format_body(const struct pl_addr *a, char *buf, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN], scope[IF_NAMESIZE + 12];
 	int n;
@@ -244,24 +291,36 @@ int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
 		 * abstract name of length 0 has no text either (parse refuses
 		 * "unix:@") and only comes from a peer that bound it on purpose. */
 		if (a->path_len == 0)
-			return snprintf(buf, cap, "unix:(unnamed)");
+			return snprintf(buf, cap, "(unnamed)");
 		if (a->kind == PL_ADDR_UNIX)
-			return snprintf(buf, cap, "unix:%.*s", (int)a->path_len, a->path);
-		n = snprintf(buf, cap, "unix:@");
+			return snprintf(buf, cap, "%.*s", (int)a->path_len, a->path);
+		n = snprintf(buf, cap, "@");
 		off = (size_t)n < cap ? (size_t)n : cap;
 		return n + (int)escape_name(a->path, a->path_len, buf + off, cap - off);
 	case PL_ADDR_NAME:
 		return snprintf(buf, cap, "%s:%u", a->host, a->port);
 	case PL_ADDR_ANY:
-		return snprintf(buf, cap, ":%u", a->port);
+		/* udp:7000 reads better than udp::7000, and both parse */
+		return snprintf(buf, cap, a->sock == PL_SOCK_STREAM ? ":%u" : "%u", a->port);
 	default:
 		return snprintf(buf, cap, "(none)");
 	}
 }
 
+int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
+{
+	const char *pre = prefix_of(a);
+	size_t off = strlen(pre) < cap ? strlen(pre) : cap ? cap - 1 : 0;
+
+	if (cap)
+		memcpy(buf, pre, off);
+	/* the rest as a TCP or unix: address would be, after the prefix */
+	return (int)strlen(pre) + format_body(a, buf + off, cap - off);
+}
+
 int pl_addr_equal(const struct pl_addr *a, const struct pl_addr *b)
 {
-	if (a->kind != b->kind || a->port != b->port)
+	if (a->kind != b->kind || a->sock != b->sock || a->port != b->port)
 		return 0;
 	switch (a->kind) {
 	case PL_ADDR_IP4:
@@ -287,6 +346,12 @@ int pl_addr_sa_family(const struct pl_addr *a)
 	case PL_ADDR_ABSTRACT: return AF_UNIX;
 	default: return 0;
 	}
+}
+
+int pl_addr_sock_type(const struct pl_addr *a)
+{
+	return a->sock == PL_SOCK_DGRAM ? SOCK_DGRAM
+	       : a->sock == PL_SOCK_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM;
 }
 
 int pl_addr_to_sockaddr(const struct pl_addr *a, struct sockaddr_storage *ss, socklen_t *len)
@@ -374,13 +439,21 @@ int pl_addr_from_sockaddr(struct pl_addr *a, const struct sockaddr *sa, socklen_
 static int addr_of(int fd, struct pl_addr *a, int peer)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(ss), tlen = sizeof(int);
+	int type = SOCK_STREAM;
 	int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
 		     : getsockname(fd, (struct sockaddr *)&ss, &len);
 
 	if (r < 0)
 		return -errno;
-	return pl_addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
+	if ((r = pl_addr_from_sockaddr(a, (struct sockaddr *)&ss, len)) < 0)
+		return r;
+	/* the text must say which socket it is (udp:..., seqpacket:...) */
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0)
+		return -errno;
+	a->sock = type == SOCK_DGRAM ? PL_SOCK_DGRAM
+		  : type == SOCK_SEQPACKET ? PL_SOCK_SEQPACKET : PL_SOCK_STREAM;
+	return 0;
 }
 
 int pl_addr_local(int fd, struct pl_addr *a) { return addr_of(fd, a, 0); }
@@ -412,7 +485,7 @@ int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = family == PL_FAMILY_4 ? AF_INET : family == PL_FAMILY_6 ? AF_INET6 : AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = pl_addr_sock_type(a);
 	hints.ai_flags = AI_ADDRCONFIG;
 	r = getaddrinfo(a->host, NULL, &hints, &res);
 	if (r == EAI_NONAME || r == EAI_ADDRFAMILY || r == EAI_NODATA) {
@@ -427,6 +500,7 @@ int pl_addr_resolve(const struct pl_addr *a, enum pl_family family,
 		if (pl_addr_from_sockaddr(o, ai->ai_addr, ai->ai_addrlen) < 0)
 			continue;
 		o->port = a->port;
+		o->sock = a->sock;
 		int dup = 0;
 		for (size_t i = 0; i < *n; i++)
 			dup |= pl_addr_equal(&out[i], o);

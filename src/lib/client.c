@@ -74,6 +74,10 @@ static void on_race(int fd, const struct pl_connect_report *r, void *arg)
 		fail.winner = r->n;
 		p->cb(NULL, &fail, p->arg);
 	} else {
+		/* a udp: connection: each datagram is a message (Unix datagram
+		 * and packet sockets conn_open tells by itself) */
+		if (c)
+			conn_use_packets(c, pl_addr_sock_type(&r->attempts[r->winner].addr));
 		/* requests sent from the callback leave in one write after it,
 		 * not one each (the sends are outside any other batch) */
 		if (c)

@@ -1,5 +1,6 @@
 /* conn.c - the connection data path: read, frame, dispatch, flush, time out. */
 #include "conn_int.h"
+#include "dgram_int.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -58,6 +59,8 @@ const struct pl_addr *pl_conn_peer(const struct pl_conn *c)
 {
 	struct pl_addr *a = &c->x->peer_text;
 
+	if (c->dgram)
+		return dgram_peer(c);
 	if (c->peer.sin6_family == AF_UNIX) {
 		/* asked of the socket: an outbound connection's peer has the path
 		 * we connected to, an accepted client is unnamed */
@@ -86,6 +89,8 @@ int pl_conn_set_transport(struct pl_conn *c, struct pl_transport *t)
 {
 	long long due;
 
+	if (c->dgram)
+		return -EOPNOTSUPP;
 	if (c->tp)
 		return -EBUSY;
 	c->tp = t;
@@ -149,6 +154,13 @@ static unsigned t_events(const struct pl_conn *c, unsigned want)
 	return c->tp && c->tp->ops->events && want ? c->tp->ops->events(c->tp, want) : want;
 }
 
+/* A SEQPACKET connection is len-framed whatever the owner's protocol:
+ * its transport turns packets into len frames and back. */
+static enum pl_proto proto(const struct pl_conn *c)
+{
+	return c->packet ? PL_PROTO_LEN : c->x->cfg.proto;
+}
+
 /* ---- closing ---- */
 
 static void free_conn(struct pl_closing *h)
@@ -167,6 +179,10 @@ void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t s
 	struct conn_ctx *x = c->x;
 	struct pl_loop *loop = x->loop; /* x may be gone after closed(): see below */
 
+	if (c->dgram) {
+		dgram_close(c, why, err);
+		return;
+	}
 	if (c->closing)
 		return;
 	c->closing = 1;
@@ -293,9 +309,11 @@ int pl_conn_send(struct pl_conn *c, const void *msg, size_t len)
 	struct pl_buf *b = x->current == c && !pl_buf_len(&c->out) ? &x->scratch : &c->out;
 	int was_empty = !pl_buf_len(&c->out), r;
 
+	if (c->dgram)
+		return dgram_send(c, msg, len);
 	if (c->closing || c->shut)
 		return -EPIPE;
-	r = pl_frame_append(x->cfg.proto, b, msg, len);
+	r = pl_frame_append(proto(c), b, msg, len);
 	if (r == -EMSGSIZE)
 		return r;
 	if (r < 0) {
@@ -340,7 +358,7 @@ static size_t process(struct pl_conn *c, const uint8_t *p, size_t n, size_t scan
 	c->scanned = 0;
 	while (!c->closing && !c->paused && unsent(c) <= x->cfg.out_cap) {
 		struct pl_frame f;
-		int r = pl_frame_parse_from(x->cfg.proto, p + used, n - used, x->cfg.max_msg,
+		int r = pl_frame_parse_from(proto(c), p + used, n - used, x->cfg.max_msg,
 					    used ? 0 : scanned, &f);
 		if (r == 0) {
 			/* max_msg is 32-bit: a partial message is shorter */
@@ -525,6 +543,9 @@ static size_t read_want(const struct pl_conn *c)
 	struct pl_frame f;
 	size_t have = pl_buf_len(&c->in), want = READ_MORE;
 
+	/* a packet is read whole: room for the largest one the shared buffer takes */
+	if (c->packet)
+		return READ_SIZE;
 	/* only len messages say their size up front (and parsing a line here
 	 * would search it once more per read) */
 	if (c->x->cfg.proto == PL_PROTO_LEN &&
@@ -541,12 +562,10 @@ static size_t read_want(const struct pl_conn *c)
  * (what nc sends for printf 'a').  0 or -ENOMEM. */
 static int at_eof(struct pl_conn *c)
 {
-	const struct pl_conn_config *cfg = &c->x->cfg;
-
 	if (c->eof)
 		return 0;
 	c->eof = 1;
-	if (pl_frame_eof_tail(cfg->proto, pl_buf_head(&c->in), pl_buf_len(&c->in)) &&
+	if (pl_frame_eof_tail(proto(c), pl_buf_head(&c->in), pl_buf_len(&c->in)) &&
 	    pl_buf_append(&c->in, "\n", 1) < 0)
 		return -ENOMEM;
 	return 0;
@@ -558,7 +577,7 @@ static int nothing_whole(const struct pl_conn *c)
 {
 	struct pl_frame f;
 
-	return pl_frame_parse(c->x->cfg.proto, pl_buf_head(&c->in), pl_buf_len(&c->in),
+	return pl_frame_parse(proto(c), pl_buf_head(&c->in), pl_buf_len(&c->in),
 			      c->x->cfg.max_msg, &f) == 0;
 }
 
@@ -715,6 +734,8 @@ int pl_conn_shutdown(struct pl_conn *c)
 	if (c->shut)
 		return 0;
 	c->shut = 1;
+	if (c->dgram) /* a datagram peer has no direction to end: it only stops sending */
+		return 0;
 	/* replies of the batch being served are not in c->out yet: the FIN
 	 * must follow them, so the batch's flush sends it */
 	if (c->x->current == c)
@@ -732,7 +753,7 @@ int pl_conn_shutdown(struct pl_conn *c)
 
 void pl_conn_pause(struct pl_conn *c)
 {
-	if (c->closing || c->paused)
+	if (c->closing || c->paused || c->dgram)
 		return;
 	c->paused = 1;
 	if (c->x->current != c) /* else pump() sets the interest after the batch */
@@ -741,7 +762,7 @@ void pl_conn_pause(struct pl_conn *c)
 
 void pl_conn_resume(struct pl_conn *c)
 {
-	if (c->closing || !c->paused)
+	if (c->closing || !c->paused || c->dgram)
 		return;
 	c->paused = 0;
 	if (c->x->current == c)
@@ -774,6 +795,15 @@ void pl_conn_release(struct pl_conn *c)
 
 /* ---- opening ---- */
 
+void conn_use_packets(struct pl_conn *c, int type)
+{
+	if (type != SOCK_SEQPACKET && type != SOCK_DGRAM)
+		return;
+	c->packet = 1;
+	c->tp = (struct pl_transport *)(type == SOCK_DGRAM ? &conn_dgram_transport
+							   : &conn_packet_transport);
+}
+
 /* 232 bytes and malloc's 8 make a 240-byte chunk: one byte more and every
  * idle client costs 16 more (bench W5, bytes per idle connection <= 256) */
 _Static_assert(sizeof(struct pl_conn) <= 232, "struct pl_conn outgrew its malloc chunk");
@@ -794,8 +824,15 @@ struct pl_conn *conn_open(struct conn_ctx *x, int fd, const struct sockaddr *pee
 		peer = (const struct sockaddr *)&ss;
 	}
 	memcpy(&c->peer, peer, len < sizeof(c->peer) ? len : sizeof(c->peer));
-	if (peer->sa_family == AF_UNIX)
+	if (peer->sa_family == AF_UNIX) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
 		c->peer.sin6_family = AF_UNIX; /* the path is looked up when asked */
+		/* asked of Unix sockets only: an accepted TCP client pays nothing
+		 * (a client's UDP socket is the client's to tell) */
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0)
+			conn_use_packets(c, type);
+	}
 	pl_io_init(&c->io, fd, on_conn, c);
 	pl_timer_init(&c->timer, on_timer, c);
 	c->last_active = pl_loop_now(x->loop);

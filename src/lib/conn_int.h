@@ -59,6 +59,9 @@ struct pl_conn {
 	uint32_t scanned;            /* leading bytes of `in` searched for a line end */
 	unsigned eof : 1, told : 1, closing : 1, paused : 1, shut : 1, shut_done : 1, over : 1;
 	unsigned held : 24;          /* pl_conn_hold's count: replies the application owes */
+	/* dgram: a peer of a datagram socket (dgram.c serves it); packet: a
+	 * SEQPACKET connection, framed as len by its transport (packet.c) */
+	unsigned dgram : 1, packet : 1;
 	struct sockaddr_in6 peer;    /* AF_INET, AF_INET6 or AF_UNIX (unnamed) */
 };
 
@@ -74,6 +77,16 @@ void conn_ctx_free(struct conn_ctx *x);
 struct pl_conn *conn_open(struct conn_ctx *x, int fd, const struct sockaddr *peer, socklen_t len);
 /* Closes c for a reason, through the owner's closed(). */
 void conn_close(struct pl_conn *c, enum pl_close_reason why, int err, uint64_t size);
+/* A SEQPACKET connection's transport: each packet in is a len frame, each
+ * len frame out a packet, so the packet is the message.  Stateless, one
+ * for all.  conn_dgram_transport: the same for a connected datagram
+ * socket, where an empty datagram is an empty message. */
+extern const struct pl_transport conn_packet_transport;
+extern const struct pl_transport conn_dgram_transport;
+/* c's socket is of type (SOCK_SEQPACKET or SOCK_DGRAM, connected): its
+ * packets are its messages.  Before any byte moved; other types: nothing. */
+void conn_use_packets(struct pl_conn *c, int type);
+
 /* No request pending and no reply unsent, in our buffers or the kernel's. */
 int conn_quiet(const struct pl_conn *c);
 /* An owner's callback on c as a batch, as on_request is: what it sends on

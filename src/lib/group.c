@@ -231,6 +231,10 @@ static void add_stats(struct pl_server_stats *sum, const struct pl_server_stats 
 	for (int r = 0; r < PL_CLOSE_REASONS; r++)
 		sum->closed[r] += st->closed[r];
 	sum->open += st->open;
+	sum->peers += st->peers;
+	sum->peers_open += st->peers_open;
+	for (int r = 0; r < PL_DROP_REASONS; r++)
+		sum->dropped[r] += st->dropped[r];
 }
 
 int pl_group_finish(struct pl_group *g, struct pl_server_stats *sum, struct pl_server_stats *each)

@@ -85,9 +85,19 @@ static int start_one(const struct pl_addr *t, const struct pl_addr *source, int 
 	*done = *bind_failed = 0;
 	if ((r = pl_addr_to_sockaddr(t, &ss, &len)) < 0)
 		return r;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(ss.ss_family, pl_addr_sock_type(t) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	/* an unbound Unix datagram socket sends from no address, so nothing
+	 * can answer it: the kernel's autobind (the family alone) gives it an
+	 * abstract name that goes away with the socket */
+	if (!source && ss.ss_family == AF_UNIX && t->sock == PL_SOCK_DGRAM &&
+	    bind(fd, (struct sockaddr *)&ss, sizeof(sa_family_t)) < 0) {
+		r = -errno;
+		*bind_failed = 1;
+		close(fd);
+		return r;
+	}
 	if (source) {
 		if (source->port)
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -147,7 +157,8 @@ static void finish(struct pl_race *r, int fd, size_t winner)
 
 	if (fd >= 0) {
 		rep.err = 0;
-		if (pl_addr_sa_family(&r->res[winner].addr) != AF_UNIX)
+		if (pl_addr_sa_family(&r->res[winner].addr) != AF_UNIX &&
+		    r->res[winner].addr.sock == PL_SOCK_STREAM)
 			pl_sock_nodelay(fd);
 		if (!r->o.nonblock && (rep.err = pl_sock_nonblock(fd, 0)) < 0) {
 			close(fd);

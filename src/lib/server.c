@@ -31,20 +31,25 @@ static void emit(struct pl_server *s, enum pl_server_event_type type, struct pl_
 		s->cfg.on_event(&ev, s->cfg.arg);
 }
 
+static void dgram_stats(const struct pl_server *s, struct pl_server_stats *st);
+
 const struct pl_server_stats *pl_server_stats(const struct pl_server *s)
 {
 	struct pl_server_stats *st = (struct pl_server_stats *)&s->stats;
 
 	/* the data path counts requests in the connections' context */
 	st->requests = s->x.requests;
+	dgram_stats(s, st);
 	return st;
 }
 
 /* Emits PL_EV_DRAINED once, and last: its handler may free s (callers
  * touch nothing of s after a call that can get here). */
+static int dgrams_quiet(const struct pl_server *s);
+
 static void maybe_drained(struct pl_server *s)
 {
-	if (s->x.draining && !s->drained && s->stats.open == 0) {
+	if (s->x.draining && !s->drained && s->stats.open == 0 && dgrams_quiet(s)) {
 		s->drained = 1;
 		pl_timer_stop(s->x.loop, &s->drain_timer);
 		pl_loop_stop(s->x.loop);
@@ -281,8 +286,21 @@ static int add_listener(struct pl_server *s, int fd, int owned)
 	return r < 0 ? r : ls ? 0 : -ENOMEM;
 }
 
-int pl_server_listen_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 1); }
-int pl_server_adopt_fd(struct pl_server *s, int fd) { return add_listener(s, fd, 0); }
+static int add_dgram(struct pl_server *s, int fd, int owned);
+
+int pl_server_listen_fd(struct pl_server *s, int fd)
+{
+	int r = add_dgram(s, fd, 1);
+
+	return r == -ENOTSUP ? add_listener(s, fd, 1) : r;
+}
+
+int pl_server_adopt_fd(struct pl_server *s, int fd)
+{
+	int r = add_dgram(s, fd, 0);
+
+	return r == -ENOTSUP ? add_listener(s, fd, 0) : r;
+}
 
 int pl_server_set_tls(struct pl_server *s, int fd, struct pl_tls *t)
 {
@@ -308,6 +326,8 @@ static void close_listeners(struct pl_server *s)
 
 static void close_all(struct pl_server *s)
 {
+	for (size_t i = 0; i < s->ndgrams; i++)
+		dgram_close_peers(s->dgrams[i]);
 	while (s->x.conns) {
 		int last = !s->x.conns->next;
 		conn_close(s->x.conns, PL_CLOSE_SHUTDOWN, 0, 0);
@@ -320,7 +340,11 @@ static void on_drain_timeout(struct pl_loop *loop, struct pl_timer *t)
 {
 	struct pl_server *s = t->data;
 
-	close_all(s);
+	int conns = s->x.conns != NULL;
+
+	close_all(s); /* its last connection's close emits PL_EV_DRAINED: s may be gone */
+	if (!conns) /* only datagram peers were left, whose closes do not */
+		maybe_drained(s);
 	pl_loop_stop(loop);
 }
 
@@ -334,6 +358,8 @@ void pl_server_shutdown(struct pl_server *s)
 	 * rather than resetting them when the listener closes */
 	for (size_t i = 0; i < s->nls; i++)
 		accept_some(s, &s->ls[i].io, SHUTDOWN_ACCEPTS);
+	for (size_t i = 0; i < s->ndgrams; i++)
+		dgram_shutdown(s->dgrams[i]);
 	s->x.draining = 1;
 	close_listeners(s);
 	pl_timer_init(&s->drain_timer, on_drain_timeout, s);
@@ -364,7 +390,81 @@ void pl_server_free(struct pl_server *s)
 	budget_leave(s);
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
+	for (size_t i = 0; i < s->ndgrams; i++)
+		dgram_free(s->dgrams[i]);
+	free(s->dgrams);
 	conn_ctx_free(&s->x);
 	free(s->ls);
 	free(s);
+}
+
+/* ---- datagram sockets: their peers count apart from connections ---- */
+
+static int peer_admit(void *arg)
+{
+	struct pl_server *s = arg;
+
+	/* counted before the check, as connections are (threads race) */
+	if (atomic_fetch_add_explicit(&s->sh->peers, 1, memory_order_relaxed) >= s->cfg.max_conns &&
+	    s->cfg.max_conns) {
+		atomic_fetch_sub_explicit(&s->sh->peers, 1, memory_order_relaxed);
+		return 0;
+	}
+	return 1;
+}
+
+static void peer_opened(void *arg, struct pl_conn *c)
+{
+	struct pl_server *s = arg;
+
+	s->stats.peers++;
+	s->stats.peers_open++;
+	emit(s, PL_EV_OPEN, c, NULL, 0, 0, 0);
+}
+
+static void peer_closed(void *arg, struct pl_conn *c, enum pl_close_reason why, int err)
+{
+	struct pl_server *s = arg;
+
+	emit(s, PL_EV_CLOSE, c, NULL, why, err, 0);
+	s->stats.closed[why]++;
+	s->stats.peers_open--;
+	atomic_fetch_sub_explicit(&s->sh->peers, 1, memory_order_relaxed);
+}
+
+static void peers_quiet(void *arg) { maybe_drained(arg); }
+
+static const struct dgram_owner dgram_owner = { peer_admit, peer_opened, peer_closed, peers_quiet };
+
+/* -ENOTSUP when fd is not a datagram socket. */
+static int add_dgram(struct pl_server *s, int fd, int owned)
+{
+	struct pl_dgram **v;
+	int type = 0, r;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM)
+		return -ENOTSUP;
+	if (!(v = realloc(s->dgrams, (s->ndgrams + 1) * sizeof(*v))))
+		return -ENOMEM;
+	s->dgrams = v;
+	if ((r = dgram_open(&s->x, fd, owned, &dgram_owner, s, &v[s->ndgrams])) == 0)
+		s->ndgrams++;
+	return r;
+}
+
+static int dgrams_quiet(const struct pl_server *s)
+{
+	for (size_t i = 0; i < s->ndgrams; i++)
+		if (!dgram_quiet(s->dgrams[i]))
+			return 0;
+	return 1;
+}
+
+static void dgram_stats(const struct pl_server *s, struct pl_server_stats *st)
+{
+	memset(st->dropped, 0, sizeof(st->dropped));
+	for (size_t i = 0; i < s->ndgrams; i++)
+		for (int r = 0; r < PL_DROP_REASONS; r++)
+			st->dropped[r] += dgram_dropped(s->dgrams[i])[r];
 }

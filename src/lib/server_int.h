@@ -6,6 +6,7 @@
 #define PARLEY_SERVER_INT_H
 
 #include "conn_int.h"
+#include "dgram_int.h"
 #include "parley/server.h"
 
 struct listener {
@@ -28,6 +29,8 @@ struct pl_server {
 	struct pl_server_shared own, *sh; /* sh: own, or the config's */
 	int slot;                    /* in sh->server[], or -1: the budget is ours alone */
 	struct pl_io wake;           /* another server asks us to shed our biggest client */
+	struct pl_dgram **dgrams;    /* datagram sockets (dgram.c), ndgrams of them */
+	size_t ndgrams;
 };
 
 /* Joins the shared budget when there is one to join.  0 or -errno. */

@@ -45,7 +45,7 @@ static int close_err(int fd, int err)
  * A stale socket file (left by a crashed server) may be replaced; a live one
  * or a file that is not a socket may not.
  */
-static int claim_unix_path(const struct sockaddr_un *su, socklen_t len)
+static int claim_unix_path(const struct sockaddr_un *su, socklen_t len, int type)
 {
 	struct stat st;
 	int fd, r;
@@ -55,13 +55,16 @@ static int claim_unix_path(const struct sockaddr_un *su, socklen_t len)
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
 	/* non-blocking: a live server with a full backlog would hold a
-	 * blocking connect (and us, deaf to signals) until it accepts */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	 * blocking connect (and us, deaf to signals) until it accepts.  Of
+	 * the socket's own type: a datagram socket is "connected" to only
+	 * while one is bound there, and a live socket of another type
+	 * answers EPROTOTYPE */
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	r = connect(fd, (const struct sockaddr *)su, len);
 	close(fd);
-	if (r == 0)
+	if (r == 0 || errno == EPROTOTYPE)
 		return -EADDRINUSE;
 	if (errno != ECONNREFUSED)
 		return errno == EAGAIN ? -EADDRINUSE : -errno; /* EAGAIN: a full backlog, so alive */
@@ -75,17 +78,19 @@ static int claim_unix_path(const struct sockaddr_un *su, socklen_t len)
  * the address yet: a plain bind (SO_REUSEADDR still passes TIME_WAIT) is
  * refused by any listener there.  0, or -EADDRINUSE.
  */
-static int address_free(int fam, const struct sockaddr_storage *ss, socklen_t len, int v6only)
+static int address_free(int fam, int type, const struct sockaddr_storage *ss, socklen_t len,
+			int v6only)
 {
 	int fd, r = 0;
 
 	if ((fam == AF_INET && ((const struct sockaddr_in *)ss)->sin_port == 0) ||
 	    (fam == AF_INET6 && ((const struct sockaddr_in6 *)ss)->sin6_port == 0))
 		return 0; /* the kernel picks a port nobody has */
-	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(fam, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (type == SOCK_STREAM)
+		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (fam == AF_INET6)
 		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only);
 	if (bind(fd, (const struct sockaddr *)ss, len) < 0 && errno == EADDRINUSE)
@@ -94,13 +99,28 @@ static int address_free(int fam, const struct sockaddr_storage *ss, socklen_t le
 	return r;
 }
 
-static int bind_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog)
+/* Binds, and listens unless it is a datagram socket (nothing to accept). */
+static int bind_listen(int fd, int stype, const struct sockaddr_storage *ss, socklen_t len,
+		       int backlog)
 {
 	if (bind(fd, (const struct sockaddr *)ss, len) < 0)
 		return -errno;
-	if (listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
+	if (stype != SOCK_DGRAM && listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * SO_REUSEADDR for TCP only: on a TCP listener it just passes TIME_WAIT,
+ * but two UDP sockets that both set it share the port, so a second UDP
+ * server would start and silently take part of the first one's traffic.
+ */
+static void reuse_opts(int fd, int stype, const struct pl_listen_opts *o)
+{
+	if (stype == SOCK_STREAM)
+		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (o && o->reuseport)
+		set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 }
 
 static int listen_any(const struct pl_addr *a, const struct pl_listen_opts *o, int type)
@@ -108,19 +128,17 @@ static int listen_any(const struct pl_addr *a, const struct pl_listen_opts *o, i
 	struct pl_addr v6 = *a, v4 = *a;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, r;
+	int fd, r, stype = pl_addr_sock_type(a);
 
 	v6.kind = PL_ADDR_IP6; /* [::] - all zero */
 	fd = socket(AF_INET6, type, 0);
 	if (fd >= 0) {
-		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-		if (o && o->reuseport)
-			set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+		reuse_opts(fd, stype, o);
 		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
 		pl_addr_to_sockaddr(&v6, &ss, &len);
-		r = o && o->reuseport == PL_REUSEPORT_NEW ? address_free(AF_INET6, &ss, len, 0) : 0;
+		r = o && o->reuseport == PL_REUSEPORT_NEW ? address_free(AF_INET6, stype, &ss, len, 0) : 0;
 		if (r == 0)
-			r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
+			r = bind_listen(fd, stype, &ss, len, o ? o->backlog : 0);
 		if (r == 0)
 			return fd;
 		close(fd);
@@ -134,44 +152,45 @@ static int listen_any(const struct pl_addr *a, const struct pl_listen_opts *o, i
 	fd = socket(AF_INET, type, 0);
 	if (fd < 0)
 		return -errno;
-	set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (o && o->reuseport)
-		set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+	reuse_opts(fd, stype, o);
 	pl_addr_to_sockaddr(&v4, &ss, &len);
-	r = o && o->reuseport == PL_REUSEPORT_NEW ? address_free(AF_INET, &ss, len, 0) : 0;
+	r = o && o->reuseport == PL_REUSEPORT_NEW ? address_free(AF_INET, stype, &ss, len, 0) : 0;
 	if (r == 0)
-		r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
+		r = bind_listen(fd, stype, &ss, len, o ? o->backlog : 0);
 	return r < 0 ? close_err(fd, r) : fd;
 }
 
 int pl_listen(const struct pl_addr *a, const struct pl_listen_opts *o)
 {
-	int type = SOCK_STREAM | SOCK_CLOEXEC | (o && o->nonblock ? SOCK_NONBLOCK : 0);
+	int stype = pl_addr_sock_type(a);
+	int type = stype | SOCK_CLOEXEC | (o && o->nonblock ? SOCK_NONBLOCK : 0);
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, r, fam;
 
+	if (a->sock == PL_SOCK_SEQPACKET && a->kind != PL_ADDR_UNIX && a->kind != PL_ADDR_ABSTRACT)
+		return -EPROTONOSUPPORT; /* SCTP's SEQPACKET is not ours */
 	if (a->kind == PL_ADDR_ANY)
 		return listen_any(a, o, type);
 	if ((r = pl_addr_to_sockaddr(a, &ss, &len)) < 0)
 		return r;
 	fam = pl_addr_sa_family(a);
-	if (a->kind == PL_ADDR_UNIX && (r = claim_unix_path((struct sockaddr_un *)&ss, len)) < 0)
+	if (a->kind == PL_ADDR_UNIX &&
+	    (r = claim_unix_path((struct sockaddr_un *)&ss, len, stype)) < 0)
 		return r;
 	fd = socket(fam, type, 0);
 	if (fd < 0)
 		return -errno;
 	if (fam != AF_UNIX)
-		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (fam != AF_UNIX && o && o->reuseport)
-		set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+		reuse_opts(fd, stype, o);
 	/* an explicit IPv6 address means IPv6 only, so it can sit beside an
 	 * explicit IPv4 listener on the same port; the wildcard is dual-stack */
 	if (fam == AF_INET6)
 		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-	r = fam != AF_UNIX && o && o->reuseport == PL_REUSEPORT_NEW ? address_free(fam, &ss, len, 1) : 0;
+	r = fam != AF_UNIX && o && o->reuseport == PL_REUSEPORT_NEW
+		    ? address_free(fam, stype, &ss, len, 1) : 0;
 	if (r == 0)
-		r = bind_listen(fd, &ss, len, o ? o->backlog : 0);
+		r = bind_listen(fd, stype, &ss, len, o ? o->backlog : 0);
 	if (r == 0 && a->kind == PL_ADDR_UNIX && o && o->unix_mode &&
 	    chmod(((struct sockaddr_un *)&ss)->sun_path, (mode_t)o->unix_mode) < 0)
 		r = -errno;
