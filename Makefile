@@ -5,8 +5,9 @@
 #   make asan       the same tests against an ASan+UBSan build (in build-asan/)
 #   make tsan       the tests that run threads against a TSan build (in build-tsan/)
 #   make valgrind   the integration tests with the programs under valgrind memcheck
-#   make bench      W1..W7 against parley, Redis and a blocking floor, then U1..U4 over
-#                   UDP against a recvfrom/sendto floor (docs/BENCHMARKS.md)
+#   make bench      W1..W7 against parley, Redis and a blocking floor, T1..T5 over TLS
+#                   against Redis TLS (bench/tls.sh), then U1..U4 over UDP against a
+#                   recvfrom/sendto floor (bench/udp.sh) (docs/BENCHMARKS.md)
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall removes exactly that)
 
 CC      ?= cc
@@ -144,6 +145,7 @@ tsan:
 
 bench: all $(BUILD)/bench/floor $(BUILD)/bench/udpfloor
 	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
+	@BUILD=$(BUILD) bash bench/tls.sh $(BENCH_ARGS)
 	@BUILD=$(BUILD) bash bench/udp.sh
 
 # The list of what install writes, so uninstall removes exactly that.

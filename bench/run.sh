@@ -2,7 +2,8 @@
 # bench/run.sh - `make bench`: W1..W7 against parley-server, redis-server and
 # the blocking floor, in one run, on this machine; prints a table of figures
 # and ratios (and with --json, one JSON object).  Servers run on CPU 0, the
-# generator on CPU 1 when there are two CPUs.
+# generator on CPU 1 when there are two CPUs.  (make bench then runs
+# bench/tls.sh: T1..T5 over TLS.)
 #   bash bench/run.sh [--json] [--duration SECONDS] [--rounds N] [--only W1,W6,...]
 # Each workload runs ROUNDS times (default 3), the servers taking turns in
 # each round; every figure is the median of its rounds.
@@ -10,45 +11,14 @@ set -u
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 BUILD=${BUILD:-build}
-D=3
-ROUNDS=3
-JSON=0
-ONLY=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--json) JSON=1 ;;
-	--duration) D=$2; shift ;;
-	--only) ONLY=$2; shift ;;
-	--rounds) ROUNDS=$2; shift ;;
-	*) echo "usage: bench/run.sh [--json] [--duration SECONDS] [--rounds N] [--only W1,W6,...]" >&2; exit 2 ;;
-	esac
-	shift
-done
+options "W1 W2 W3 W4 W5 W6 W7" "$@"
 BENCH=$BUILD/parley-bench
 BUSY_US=50
 TMP=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
-log() { [ "$JSON" = 1 ] && echo "$*" >&2 || echo "$*"; }
-
 pin_cpus
 ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-start_redis() {
-	local port
-	port=$("$BUILD/tests/rawpeer" -t 1 -B 127.0.0.1:0 | sed -n 's/.*://p')
-	"${SRV_PIN[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-		--maxclients 20000 --loglevel warning >"$TMP/redis.err" 2>&1 &
-	PID_redis=$!
-	PIDS+=("$PID_redis")
-	ADDR_redis=127.0.0.1:$port
-	for _ in $(seq 1 100); do
-		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	echo "bench: redis-server did not start" >&2
-	exit 1
-}
 
 HAVE_REDIS=0
 if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
@@ -63,32 +33,12 @@ start parleyecho "$BUILD/parley-server" -q --echo 127.0.0.1:0
 start parleybp "$BUILD/parley-server" -q --busy-poll "$BUSY_US" 127.0.0.1:0
 start floor "$BUILD/bench/floor" 0
 start floorecho "$BUILD/bench/floor" --echo 0
-[ "$HAVE_REDIS" = 1 ] && start_redis
+if [ "$HAVE_REDIS" = 1 ]; then
+	GEN_ARGS[redis]=$REDIS_GEN_ARGS
+	port=$(free_port)
+	start_redis redis "127.0.0.1:$port" --port "$port"
+fi
 
-HZ=$(getconf CLK_TCK)
-
-# gen SERVER ARGS...: runs parley-bench against SERVER; its JSON lands in OUT
-# and the server's CPU microseconds per request in CPU_US.
-gen() {
-	local name=$1 pid addr t0 t1 out extra=()
-	shift
-	eval "pid=\$PID_$name addr=\$ADDR_$name"
-	[ "$name" = redis ] && extra=(--proto raw --request 'PING\r\n' --reply-size 7 --expect '+PONG\r\n')
-	t0=$(ticks "$pid")
-	out=$("${GEN_PIN[@]}" "$BENCH" -q --json "${extra[@]}" "$@" "$addr")
-	t1=$(ticks "$pid")
-	local req
-	req=$(field requests "$out")
-	grep -q '"mode":"churn"' <<<"$out" && req=$(awk -v r="$(field connections_per_s "$out")" -v s="$(field seconds "$out")" 'BEGIN{print int(r*s)}')
-	CPU_US=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="${req:-0}" 'BEGIN { printf "%.2f", (n > 0 ? d * 1e6 / hz / n : 0) }')
-	[ "$(field errors "$out")" = 0 ] || log "bench: $name reported errors: $out"
-	OUT=$out
-}
-
-declare -A V
-# want W: whether workload W runs (all of them unless --only lists some)
-want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
-declare -A R
 SERVERS=(parley floor)
 [ "$HAVE_REDIS" = 1 ] && SERVERS=(parley redis floor)
 
@@ -158,9 +108,6 @@ if [ "$HAVE_REDIS" = 1 ] && command -v redis-benchmark >/dev/null && want W2; th
 		printf "generator check: redis-benchmark %.0f req/s, parley-bench %.0f req/s against the same Redis (W2): %s", rb, pb, v }')
 fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-num() { [ -n "${1:-}" ] && printf '%s' "$1" || printf -- '-'; }
-
 if [ "$JSON" = 1 ]; then
 	printf '{"duration_s":%s,"rate_w4":%s' "$D" "${RATE:-null}"
 	for k in "${!R[@]}"; do printf ',"%s":%s' "${k//,/_}" "${R[$k]:-null}"; done
@@ -199,4 +146,4 @@ echo "Ratios are parley divided by the other; for latency,"
 echo "CPU and bytes lower is better, for the rest higher is better."
 echo "busy-poll: parley-server --busy-poll $BUSY_US (not the default)."
 [ -n "$GENCHECK" ] && echo "$GENCHECK"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, kernel $(uname -r)"
+echo "machine: $(machine)"

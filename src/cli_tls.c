@@ -155,7 +155,41 @@ struct pl_tls *cli_tls_context(const struct cli_tls *t, int server)
 	}
 	if ((r = pl_tls_new(&cfg, &tls, err, sizeof(err))) < 0)
 		cli_die(1, "tls: %s", r == -EINVAL && err[0] ? err : strerror(-r));
+	if (!server && t->insecure)
+		cli_warn("warning: --insecure: the server's certificate is not verified; "
+			 "anyone on the path can read and change this connection");
 	return tls;
+}
+
+const char *cli_tls_address(struct cli_tls *t, const char *text)
+{
+	int tls;
+
+	text = cli_tls_strip(text, &tls);
+	t->on |= tls;
+	if (t->given && !t->on)
+		cli_usage_error("--tls-* options and --insecure go with --tls or a tls: ADDRESS");
+	return text;
+}
+
+const char *cli_tls_name(const struct cli_tls *t, const struct pl_addr *addr)
+{
+	static char host[PL_ADDR_TEXT_MAX];
+	struct pl_addr a = *addr;
+	char *colon;
+
+	if (t->servername)
+		return t->servername;
+	if (addr->kind == PL_ADDR_NAME)
+		return addr->host;
+	if (addr->kind != PL_ADDR_IP4 && addr->kind != PL_ADDR_IP6)
+		return NULL;
+	/* verified as an IP address (the certificate needs it in its SAN) */
+	a.port = 0;
+	pl_addr_format(&a, host, sizeof(host));
+	if ((colon = strrchr(host, ':')) && strcmp(colon, ":0") == 0)
+		*colon = '\0';
+	return host;
 }
 
 void cli_tls_describe(const struct pl_transport *tp, char *buf, size_t cap)

@@ -31,8 +31,18 @@ int cli_tls_option(struct cli_tls *t, int id, const char *arg);
 const char *cli_tls_strip(const char *text, int *tls);
 
 /* The context the options describe; exits 1 with the file and reason when
- * OpenSSL refuses them, 2 for a contradiction. */
+ * OpenSSL refuses them, 2 for a contradiction.  A client's --insecure is
+ * said, as a warning, here. */
 struct pl_tls *cli_tls_context(const struct cli_tls *t, int server);
+
+/* A client's ADDRESS without its "tls:" prefix, which turns t->on on; any
+ * --tls-* option without TLS on is a usage error. */
+const char *cli_tls_address(struct cli_tls *t, const char *text);
+
+/* The name a client sends as SNI and the server's certificate must match:
+ * --tls-servername, else addr's host name or IP address (in a static
+ * buffer), else NULL. */
+const char *cli_tls_name(const struct cli_tls *t, const struct pl_addr *addr);
 
 /* One line for -v: "tls: TLSv1.3 TLS_AES_256_GCM_SHA384 alpn=h2 peer=CN=x". */
 void cli_tls_describe(const struct pl_transport *tp, char *buf, size_t cap);

@@ -15,6 +15,7 @@
 
 #include "bench_dgram.h"
 #include "cli.h"
+#include "cli_tls.h"
 #include "parley/buf.h"
 #include "parley/clock.h"
 #include "parley/client.h"
@@ -22,6 +23,7 @@
 #include "parley/hist.h"
 #include "parley/loop.h"
 #include "parley/sock.h"
+#include "parley/tls.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
 #define RETRY_MAX_MS 1000 /* a failed connect is retried after 1, 2, 4 ... up to this */
@@ -39,8 +41,9 @@ struct conn {
 	size_t head, n, cap;
 	long long opened_ns;    /* when the connect started */
 	struct pl_timer retry;  /* the next attempt after a failed connect */
-	unsigned failures;      /* failed connects in a row, for the pause */
+	unsigned failures;      /* failed connects (or handshakes) in a row, for the pause */
 	long long failing_since_ms; /* when the first of them started */
+	int tls_done;           /* a reply came: the handshake is over */
 };
 
 struct bench {
@@ -60,6 +63,9 @@ struct bench {
 	int no_gso;              /* --no-gso */
 	uint64_t sent;           /* datagrams: requests that left (loss is missing of them) */
 	uint64_t own_drops;      /* datagrams: replies our own sockets had no room for */
+	struct cli_tls tls_opts; /* --tls or tls:ADDRESS, and the --tls-* options */
+	struct pl_tls *tls;      /* NULL: plain TCP */
+	const char *tls_name;    /* the name the server's certificate must match (SNI) */
 	/* the request (the connections frame it) and what a reply must be */
 	uint8_t *payload;
 	size_t payload_len;
@@ -74,6 +80,10 @@ struct bench {
 	struct pl_addr target;
 	uint64_t issued, done, wrong, missing, connect_errors;
 	uint64_t churned;        /* connections that completed their request */
+	uint64_t tls_errors;     /* connections whose TLS failed */
+	uint64_t handshakes, resumed, ktls; /* completed, and of them resumed / with kTLS */
+	struct pl_tls_info tls_info; /* the first completed handshake's, for the report */
+	int tls_warned;
 	uint64_t inflight;       /* requests sent and not answered, all connections */
 	unsigned alive, connecting; /* connections open or connecting; of them, connecting */
 	unsigned waiting;        /* connections waiting to retry a failed connect */
@@ -90,7 +100,7 @@ static noreturn void usage(void)
 {
 	printf("Usage: parley-bench [OPTIONS] [ADDRESS]\n"
 	       "Drive a request/response server and report throughput and latency.\n"
-	       "ADDRESS defaults to localhost:1234.\n"
+	       "ADDRESS defaults to localhost:1234; tls:ADDRESS (or --tls) speaks TLS.\n"
 	       "\n"
 	       "Load:\n"
 	       "  -c, --conns N           connections (default 50)\n"
@@ -119,6 +129,17 @@ static noreturn void usage(void)
 	       "      --bulk BYTES        send BYTES in datagrams of --size (default 1400) from\n"
 	       "                          one socket as fast as it takes them; replies counted\n"
 	       "      --no-gso            --bulk without UDP_SEGMENT (sendmmsg instead)\n"
+	       "TLS:\n"
+	       "      --tls               connect with TLS (as does a tls: ADDRESS); the server\n"
+	       "                          is verified against the system's CAs or --tls-ca\n"
+	       "      --tls-ca FILE|DIR   CAs to verify the server against\n"
+	       "      --tls-servername NAME  the name to send (SNI) and verify (default: ADDRESS's)\n"
+	       "      --tls-cert FILE, --tls-key FILE  a client certificate (mutual TLS)\n"
+	       "      --tls-alpn LIST     protocols to offer (h2,http/1.1)\n"
+	       "      --tls-min 1.2|1.3   oldest TLS version accepted (default 1.2)\n"
+	       "      --tls-resume        with --churn: resume the last session (no certificates)\n"
+	       "      --tls-ktls          ask for kernel TLS\n"
+	       "      --insecure          do not verify the server (a warning says so)\n"
 	       "Output:\n"
 	       "      --json              one JSON object with every figure\n"
 	       "  -q, --quiet             no progress line\n"
@@ -272,6 +293,7 @@ static void on_reply(struct pl_conn *pc, const uint8_t *msg, size_t len, void *a
 	struct conn *c = pl_conn_data(pc);
 	struct bench *b = arg;
 
+	c->tls_done = 1;
 	if (b->proto != PL_PROTO_RAW) {
 		check_reply(c, msg, len);
 	} else if (on_raw(c, msg, len) < 0) {
@@ -318,6 +340,114 @@ static void conn_lost(struct conn *c)
 	b->alive--;
 }
 
+static void retry_later(struct conn *c);
+
+/* ---- TLS (--tls or tls:ADDRESS) ---- */
+
+/* c has connected: it speaks TLS from its first byte. */
+static void tls_open(struct conn *c)
+{
+	struct bench *b = c->b;
+	int r;
+
+	c->tls_done = 0;
+	if ((r = pl_tls_attach(c->pc, b->tls, b->tls_name)) < 0)
+		cli_die(1, "tls:%s: %s", cli_addr_str(&b->target), strerror(-r));
+	/* the handshake waits for a first byte to send, and --connect-only
+	 * sends none: it starts here (a failure shows at the next read) */
+	if (b->mode == MODE_CONNECT_ONLY)
+		pl_tls_handshake(pl_conn_transport(c->pc), pl_conn_fd(c->pc));
+}
+
+/* A connection whose handshake finished closes: counted, with what it settled. */
+static void tls_count(struct conn *c, const struct pl_tls_info *info)
+{
+	struct bench *b = c->b;
+
+	if (!b->handshakes++)
+		b->tls_info = *info;
+	b->resumed += info->resumed != 0;
+	b->ktls += info->ktls_send || info->ktls_recv;
+	c->failures = 0; /* the connect succeeded, TLS and all */
+}
+
+/*
+ * c's TLS connection closed: a finished handshake is counted, a TLS
+ * failure counted and said once, with OpenSSL's reason.  Returns 1 when
+ * the handshake itself failed: then, as after a failed connect, nothing
+ * was sent, and c tries again after a pause (a server that fails every
+ * handshake costs a few attempts a second, and a -n run ends).
+ */
+static int tls_closed(struct conn *c, struct pl_conn *pc, enum pl_close_reason why, int err)
+{
+	struct bench *b = c->b;
+	const struct pl_transport *tp = pl_conn_transport(pc);
+	struct pl_tls_info info;
+	int done = pl_tls_info(tp, &info) == 0;
+	const char *reason;
+
+	if (done)
+		tls_count(c, &info);
+	if (why != PL_CLOSE_TLS)
+		return 0;
+	b->tls_errors++;
+	if (!b->tls_warned) {
+		b->tls_warned = 1;
+		reason = pl_tls_error(tp);
+		cli_warn("tls:%s: %s", cli_addr_str(&b->target), reason ? reason : strerror(-err));
+	}
+	if (done)
+		return 0; /* what was in flight is missing */
+	unsend(c);
+	conn_lost(c);
+	retry_later(c);
+	return 1;
+}
+
+/* What TLS settled (the first handshake's outcome) and how many handshakes
+ * finished; churn's figure is handshakes per second. */
+static void tls_report_text(const struct bench *b, double secs)
+{
+	const struct pl_tls_info *i = &b->tls_info;
+
+	if (!b->handshakes)
+		printf("tls           no handshake finished\n");
+	else
+		printf("tls           %s %s, %s%s\n", i->version, i->cipher,
+		       b->tls_opts.insecure ? "not verified (--insecure)" : "verified",
+		       b->tls_opts.ktls ? (b->ktls ? ", kTLS" : ", kTLS did not engage") : "");
+	printf("handshakes    %llu (%llu resumed)", (unsigned long long)b->handshakes,
+	       (unsigned long long)b->resumed);
+	if (b->mode == MODE_CHURN)
+		printf(", %.0f/s", (double)b->handshakes / secs);
+	printf("\n");
+}
+
+static void tls_report_json(const struct bench *b, double secs)
+{
+	if (!b->tls) {
+		printf("\"tls\":0,");
+		return;
+	}
+	printf("\"tls\":1,\"tls_version\":\"%s\",\"tls_cipher\":\"%s\",\"verified\":%d,"
+	       "\"handshakes\":%llu,\"resumed\":%llu,\"handshakes_per_s\":%.1f,\"ktls\":%llu,"
+	       "\"tls_errors\":%llu,", b->tls_info.version, b->tls_info.cipher,
+	       !b->tls_opts.insecure, (unsigned long long)b->handshakes,
+	       (unsigned long long)b->resumed, (double)b->handshakes / secs,
+	       (unsigned long long)b->ktls, (unsigned long long)b->tls_errors);
+}
+
+/* The context for --tls: a handshake not done within -t fails, as a connect does. */
+static void tls_setup(struct bench *b)
+{
+	if (b->timeout_ms)
+		b->tls_opts.handshake_timeout_ms = b->timeout_ms;
+	else
+		b->tls_opts.handshake_timeout_ms = -1;
+	b->tls = cli_tls_context(&b->tls_opts, 0);
+	b->tls_name = cli_tls_name(&b->tls_opts, &b->addr);
+}
+
 /* A connection ended: the peer closed it, an error, a reply timed out, or
  * churn got its reply.  Churn opens the next one at once; should that
  * connect fail, its retry waits for a timer, so this never recurses. */
@@ -326,9 +456,10 @@ static void on_close(struct pl_conn *pc, enum pl_close_reason why, int err, void
 	struct conn *c = pl_conn_data(pc);
 	struct bench *b = arg;
 
-	(void)err;
 	if (why == PL_CLOSE_OVERSIZE)
 		b->wrong++; /* a reply over 4 GiB: replies and requests are out of step */
+	if (b->tls && tls_closed(c, pc, why, err))
+		return; /* the handshake failed: retried like a connect */
 	conn_lost(c);
 	if (b->mode == MODE_CHURN && sending_allowed(b))
 		start_conn(c);
@@ -386,6 +517,15 @@ static void connect_failed(struct conn *c, int err)
 		b->connect_warned = 1;
 		cli_warn("connect to %s: %s", cli_addr_str(&b->target), strerror(err));
 	}
+	retry_later(c);
+}
+
+/* c got no connection (connect or handshake failed): its requests were
+ * never sent; it tries again after a pause, while it may. */
+static void retry_later(struct conn *c)
+{
+	struct bench *b = c->b;
+
 	unsend(c);
 	if (c->failures++ == 0) /* the loop reads the same clock, pl_clock_ms */
 		c->failing_since_ms = c->opened_ns / 1000000;
@@ -426,7 +566,8 @@ static void conn_ready(struct conn *c)
 {
 	struct bench *b = c->b;
 
-	c->failures = 0;
+	if (!b->tls)
+		c->failures = 0; /* with TLS: once the handshake is done (tls_count) */
 	if (b->mode == MODE_CONNECT_ONLY) {
 		if (!b->holding && b->alive - b->connecting == b->conns)
 			holding(b);
@@ -456,6 +597,8 @@ static void on_connected(struct pl_conn *pc, const struct pl_connect_report *r, 
 	}
 	c->pc = pc;
 	pl_conn_set_data(pc, c);
+	if (c->b->tls)
+		tls_open(c);
 	conn_ready(c);
 }
 
@@ -665,7 +808,9 @@ static void on_sweep(struct pl_loop *loop, struct pl_timer *t)
 
 	for (unsigned i = 0; i < b->conns && !b->stopping; i++) {
 		struct conn *c = &b->c[i];
-		if (c->pc && c->n && now - (long long)c->times[c->head] >= limit)
+		/* a handshake in progress has its own deadline (tls_setup) */
+		if (c->pc && c->n && (!b->tls || c->tls_done) &&
+		    now - (long long)c->times[c->head] >= limit)
 			reply_timed_out(c);
 	}
 	pl_timer_start(loop, t, sweep_ms(b));
@@ -721,7 +866,7 @@ static double loss(const struct bench *b) { return b->sent ? (double)b->missing 
 static void report(const struct bench *b)
 {
 	double secs = (double)(b->end_ns - b->start_ns) / 1e9;
-	uint64_t errors = b->wrong + b->missing + b->connect_errors;
+	uint64_t errors = b->wrong + b->missing + b->connect_errors + b->tls_errors;
 	const struct pl_hist *h = b->hist;
 	const char *mode = b->mode == MODE_CHURN ? "churn" : b->mode == MODE_CONNECT_ONLY ? "connect-only" : "load";
 	const char *proto = b->addr.sock == PL_SOCK_STREAM ? pl_proto_name(b->proto) : "datagram";
@@ -733,23 +878,24 @@ static void report(const struct bench *b)
 		       "\"rate\":%.0f,\"requests\":%llu,\"seconds\":%.6f,\"rps\":%.1f,"
 		       "\"connections_per_s\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
 		       "\"p999_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f,\"wrong\":%llu,"
-		       "\"missing\":%llu,\"connect_errors\":%llu,\"errors\":%llu",
+		       "\"missing\":%llu,\"connect_errors\":%llu,",
 		       cli_addr_str(&b->target), proto, mode, b->conns, b->depth,
 		       b->rate, (unsigned long long)b->done, secs, (double)b->done / secs,
 		       (double)b->churned / secs, us(pl_hist_percentile(h, 50)),
 		       us(pl_hist_percentile(h, 90)), us(pl_hist_percentile(h, 99)),
 		       us(pl_hist_percentile(h, 99.9)), us(pl_hist_max(h)), pl_hist_mean(h) / 1000.0,
 		       (unsigned long long)b->wrong, (unsigned long long)b->missing,
-		       (unsigned long long)b->connect_errors, (unsigned long long)errors);
+		       (unsigned long long)b->connect_errors);
 		if (b->addr.sock != PL_SOCK_STREAM)
-			printf(",\"sent\":%llu,\"loss\":%.6f,\"own_drops\":%llu", (unsigned long long)b->sent,
+			printf("\"sent\":%llu,\"loss\":%.6f,\"own_drops\":%llu,", (unsigned long long)b->sent,
 			       loss(b), (unsigned long long)b->own_drops);
-		printf("}\n");
+		tls_report_json(b, secs);
+		printf("\"errors\":%llu}\n", (unsigned long long)errors);
 		return;
 	}
-	printf("%s  %s  %s, %u %s, pipeline %u%s\n", cli_addr_str(&b->target), proto, mode, b->conns,
-	       b->addr.sock == PL_SOCK_STREAM ? "connections" : "peers", b->depth,
-	       b->rate > 0 ? ", open loop" : "");
+	printf("%s%s  %s  %s, %u %s, pipeline %u%s\n", b->tls ? "tls:" : "", cli_addr_str(&b->target),
+	       proto, mode, b->conns, b->addr.sock == PL_SOCK_STREAM ? "connections" : "peers",
+	       b->depth, b->rate > 0 ? ", open loop" : "");
 	printf("requests      %llu in %.3f s\n", (unsigned long long)b->done, secs);
 	printf("throughput    %.0f requests/s\n", (double)b->done / secs);
 	if (b->mode == MODE_CHURN)
@@ -757,9 +903,14 @@ static void report(const struct bench *b)
 	printf("latency (us)  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
 	       us(pl_hist_percentile(h, 50)), us(pl_hist_percentile(h, 90)),
 	       us(pl_hist_percentile(h, 99)), us(pl_hist_percentile(h, 99.9)), us(pl_hist_max(h)));
-	printf("errors        %llu wrong, %llu missing, %llu %s\n", (unsigned long long)b->wrong,
+	if (b->tls)
+		tls_report_text(b, secs);
+	printf("errors        %llu wrong, %llu missing, %llu %s", (unsigned long long)b->wrong,
 	       (unsigned long long)b->missing, (unsigned long long)b->connect_errors,
 	       b->addr.sock == PL_SOCK_STREAM ? "connect" : "refused");
+	if (b->tls)
+		printf(", %llu tls", (unsigned long long)b->tls_errors);
+	printf("\n");
 	if (b->addr.sock != PL_SOCK_STREAM)
 		printf("loss          %.3f%% (%llu of %llu datagrams unanswered; %llu replies dropped "
 		       "by this generator's own sockets)\n", loss(b) * 100, (unsigned long long)b->missing,
@@ -883,7 +1034,7 @@ static void parse(struct bench *b, int argc, char **argv)
 	unsigned given = 0;
 	int ch;
 
-	cli_getopt_init(&g, opts, NULL);
+	cli_getopt_init(&g, opts, cli_tls_client_opts);
 	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c': b->conns = (unsigned)cli_uint_range("--conns", optarg, 1, 1000000); given |= O_CONNS; break;
@@ -926,7 +1077,9 @@ static void parse(struct bench *b, int argc, char **argv)
 		case 'q': b->quiet = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
-		default: cli_bad_option(ch, argv, g.longs);
+		default:
+			if (!cli_tls_option(&b->tls_opts, ch, optarg))
+				cli_bad_option(ch, argv, g.longs);
 		}
 	}
 	if (argc - optind > 1)
@@ -936,8 +1089,15 @@ static void parse(struct bench *b, int argc, char **argv)
 		cli_usage_error("--proto raw needs --reply-size (raw replies have no framing)");
 	if (b->proto != PL_PROTO_RAW && b->reply_size)
 		cli_usage_error("--reply-size goes with --proto raw");
-	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost", CLI_DEFAULT_PORT, 0);
+	cli_addr(&b->addr, cli_tls_address(&b->tls_opts, optind < argc ? argv[optind] : "localhost"),
+		 CLI_DEFAULT_PORT, 0);
+	if (b->tls_opts.on && b->addr.sock != PL_SOCK_STREAM)
+		cli_usage_error("--tls and tls: are for TCP and unix: addresses (there is no DTLS)");
 	check_dgram(b, given);
+	if (b->tls_opts.resume && b->mode != MODE_CHURN)
+		cli_usage_error("--tls-resume goes with --churn (only a new connection resumes)");
+	if (b->tls_opts.on)
+		tls_setup(b);
 	if (b->mode == MODE_CONNECT_ONLY)
 		return;
 	build_request(b, request, b->bulk && !(given & O_SIZE) ? 1400 : size);
@@ -1051,5 +1211,6 @@ int main(int argc, char **argv)
 		free(b.expect);
 	pl_hist_free(b.hist);
 	pl_loop_free(b.loop);
-	return b.wrong + b.missing + b.connect_errors ? 1 : 0;
+	pl_tls_free(b.tls);
+	return b.wrong + b.missing + b.connect_errors + b.tls_errors ? 1 : 0;
 }

@@ -702,19 +702,31 @@ static ssize_t pull(int fd, struct pipe_dir *d, int sock, struct pl_transport *t
 	return n;
 }
 
+/* Writes what d holds through TLS until the socket is full; returns the bytes written, or -errno. */
+static ssize_t push_tls(int fd, struct pipe_dir *d, struct pl_transport *tp)
+{
+	ssize_t n, total = 0;
+
+	while (pl_buf_len(&d->buf)) {
+		n = tp->ops->write(tp, fd, pl_buf_head(&d->buf), pl_buf_len(&d->buf));
+		if (n == -EAGAIN || n == -EINTR)
+			break;
+		if (n < 0)
+			return n;
+		pl_buf_consume(&d->buf, (size_t)n);
+		total += n;
+	}
+	return total;
+}
+
 /* Writes what d holds to fd, as much as kind allows; returns the bytes written, or -errno. */
 static ssize_t push(int fd, struct pipe_dir *d, enum out_kind kind, struct pl_transport *tp)
 {
 	size_t len = pl_buf_len(&d->buf);
 	ssize_t n;
 
-	if (tp) {
-		n = tp->ops->write(tp, fd, pl_buf_head(&d->buf), len);
-		if (n < 0)
-			return n == -EAGAIN || n == -EINTR ? 0 : n;
-		pl_buf_consume(&d->buf, (size_t)n);
-		return n;
-	}
+	if (tp) /* TLS writes a record (16 KiB) a call: as many as the socket takes */
+		return push_tls(fd, d, tp);
 	if (kind == OUT_PIPE && len > PIPE_BUF)
 		len = PIPE_BUF;
 	n = kind == OUT_SOCKET ? send(fd, pl_buf_head(&d->buf), len, MSG_NOSIGNAL | MSG_DONTWAIT)
@@ -903,45 +915,15 @@ static void talk(struct client *c, const struct pl_addr *addr, enum pl_family fa
 	pl_loop_free(c->loop);
 }
 
-/* ADDRESS without its tls: prefix, which means --tls. */
-static const char *tls_address(struct client *c, const char *text)
-{
-	int tls;
-
-	text = cli_tls_strip(text, &tls);
-	c->tls_opts.on |= tls;
-	if (c->tls_opts.given && !c->tls_opts.on)
-		cli_usage_error("--tls-* options and --insecure go with --tls or a tls: ADDRESS");
-	return text;
-}
-
 /* The client's TLS context, and the name the server must prove it has. */
 static void tls_setup(struct client *c, const struct pl_addr *addr)
 {
-	static char host[PL_ADDR_TEXT_MAX];
-
 	if (c->timeout_ms > 0)
 		c->tls_opts.handshake_timeout_ms = c->timeout_ms;
 	else if (c->timeout_ms == 0)
 		c->tls_opts.handshake_timeout_ms = -1;
 	c->tls = cli_tls_context(&c->tls_opts, 0);
-	if (c->tls_opts.servername) {
-		c->tls_name = c->tls_opts.servername;
-	} else if (addr->kind == PL_ADDR_NAME) {
-		c->tls_name = addr->host;
-	} else if (addr->kind == PL_ADDR_IP4 || addr->kind == PL_ADDR_IP6) {
-		/* verified as an IP address (the certificate needs it in its SAN) */
-		struct pl_addr a = *addr;
-		char *colon;
-		a.port = 0;
-		pl_addr_format(&a, host, sizeof(host));
-		if ((colon = strrchr(host, ':')) && strcmp(colon, ":0") == 0)
-			*colon = '\0';
-		c->tls_name = host;
-	}
-	if (c->tls_opts.insecure)
-		cli_warn("warning: --insecure: the server's certificate is not verified; "
-			 "anyone on the path can read and change this connection");
+	c->tls_name = cli_tls_name(&c->tls_opts, addr);
 }
 
 /* ---- udp:, unixgram:, seqpacket: (client_dgram.c) ---- */
@@ -1065,7 +1047,8 @@ int main(int argc, char **argv)
 		cli_usage_error("-E goes with messages: --stream sends standard input as it is");
 	if (!c.stream && stream_opts)
 		cli_usage_error("-N, -w and --quit go with --stream");
-	cli_addr(&addr, tls_address(&c, optind < argc ? argv[optind] : "localhost"), CLI_DEFAULT_PORT, 0);
+	cli_addr(&addr, cli_tls_address(&c.tls_opts, optind < argc ? argv[optind] : "localhost"),
+		 CLI_DEFAULT_PORT, 0);
 	if (c.tls_opts.on && addr.sock != PL_SOCK_STREAM)
 		cli_usage_error("--tls and tls: are for TCP and unix: addresses (there is no DTLS)");
 	if (c.tls_opts.on)

@@ -285,3 +285,84 @@ test_bench_reader_that_stops_early_is_no_error() {
 	expect_eq "$(cat berr)" "" "stderr"
 	stop_server
 }
+
+# ---- TLS (--tls, tls:ADDRESS); skipped (77) in a build without it ----
+
+# bench_tls [ARGS...]: a TLS server (ARGS, then a tls: listener) with the
+# test certificates (C, SRV_TLS: tls_lib.sh); ADDR is tls:127.0.0.1:PORT.
+bench_tls() {
+	[ -f "$TOP/tests/tls_lib.sh" ] || skip "tests/tls_lib.sh is not here"
+	. "$TOP/tests/tls_lib.sh"
+	need_tls
+	start_server -q "${SRV_TLS[@]}" "$@" tls:127.0.0.1:0
+}
+
+test_bench_tls_load() {
+	bench_tls
+	out=$("$BENCH" --tls-ca "$C/ca.pem" -c 4 -n 2000 "$ADDR")
+	expect_eq "$?" 0 "exit"
+	expect_match "$out" "^$ADDR  len  load, 4 connections, pipeline 1"$'\n'"requests      2000 in "
+	expect_match "$out" $'\n'"tls           TLSv1\.3 TLS_[A-Z0-9_]+, verified"$'\n'"handshakes    4 \(0 resumed\)"$'\n'
+	expect_match "$out" $'\n'"errors        0 wrong, 0 missing, 0 connect, 0 tls$"
+	stop_server
+}
+
+# --tls with a plain ADDRESS is tls:ADDRESS; --insecure says it verifies nothing
+test_bench_tls_option_json_and_insecure() {
+	bench_tls --echo
+	out=$("$BENCH" --tls --insecure --tls-min 1.3 -c 2 -P 4 -n 400 --size 20000 --expect-echo \
+		--json "127.0.0.1:$PORT" 2>berr)
+	expect_eq "$?" 0 "exit"
+	expect_match "$out" '"requests":400,.*"tls":1,"tls_version":"TLSv1.3","tls_cipher":"TLS_[A-Z0-9_]+","verified":0,"handshakes":2,"resumed":0,"handshakes_per_s":[0-9.]+,"ktls":0,"tls_errors":0,"errors":0}$'
+	expect_eq "$(cat berr)" "parley-bench: warning: --insecure: the server's certificate is not verified; anyone on the path can read and change this connection" "stderr"
+	stop_server
+}
+
+# churn: a full handshake per connection; --tls-resume: after the first,
+# each connection resumes the session the one before it got
+test_bench_tls_churn_and_resume() {
+	bench_tls
+	out=$("$BENCH" --tls-ca "$C/ca.pem" --churn -c 1 -n 20 "$ADDR")
+	expect_eq "$?" 0 "churn exit"
+	expect_match "$out" $'\n'"handshakes    20 \(0 resumed\), [0-9]+/s"$'\n'
+	out=$("$BENCH" --tls-ca "$C/ca.pem" --churn --reset --tls-resume -c 1 -n 20 --json "$ADDR")
+	expect_eq "$?" 0 "resume exit"
+	expect_match "$out" '"mode":"churn".*"handshakes":20,"resumed":19,.*"errors":0}$'
+	stop_server
+}
+
+# A handshake that fails is counted and said once, with OpenSSL's reason,
+# and retried as a refused connect is: a -n run ends after -t
+test_bench_tls_handshake_failure_is_counted() {
+	local n
+	bench_tls
+	for mode in load churn; do
+		local args=(-n 4)
+		[ $mode = churn ] && args+=(--churn)
+		out=$(timeout 10 "$BENCH" -q --tls-ca "$C/ca2.pem" -c 2 -t 0.3 "${args[@]}" "$ADDR" 2>berr)
+		expect_eq "$?" 1 "$mode exit"
+		n=$(sed -n 's/^errors        0 wrong, 0 missing, 0 connect, \([0-9]*\) tls$/\1/p' <<<"$out")
+		[ -n "$n" ] && [ "$n" -ge 2 ] && [ "$n" -le 100 ] || fail "$mode: tls errors [$n] in [$out]"
+		expect_match "$out" $'\n'"tls           no handshake finished"$'\n'"handshakes    0 \(0 resumed\)"
+		expect_eq "$(cat berr)" "parley-bench: $ADDR: certificate verify failed: unable to get local issuer certificate" "$mode stderr"
+	done
+	stop_server
+	# a TLS client on a plaintext port: the server's close ends the handshake
+	start_server -q 127.0.0.1:0
+	out=$(timeout 10 "$BENCH" -q --tls-ca "$C/ca.pem" -c 1 -n 1 -t 0.3 --json "tls:$ADDR" 2>berr)
+	expect_eq "$?" 1 "plain port exit"
+	expect_match "$out" '"handshakes":0,.*"tls_errors":[1-9][0-9]*,'
+	expect_eq "$(cat berr)" "parley-bench: tls:$ADDR: peer closed during the handshake (not a TLS port?)" "plain port stderr"
+	stop_server
+}
+
+test_bench_tls_usage_errors() {
+	bench_tls
+	stop_server
+	usage_error "--tls-resume goes with --churn" --tls --tls-resume tls:127.0.0.1:1
+	usage_error "--tls-\* options and --insecure go with --tls or a tls: ADDRESS" --insecure 127.0.0.1:1
+	usage_error "--tls-min: '1.1' is not 1.2 or 1.3" --tls-min 1.1 tls:127.0.0.1:1
+	out=$(timeout 5 "$BENCH" --tls-ca "$T/none.pem" -n 1 tls:127.0.0.1:1 2>&1)
+	expect_eq "$?" 1 "exit for a CA file that is not there"
+	expect_eq "$out" "parley-bench: tls: $T/none.pem: No such file or directory"
+}
