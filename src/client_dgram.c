@@ -312,26 +312,27 @@ static ssize_t read_line(struct dgram *d, uint8_t **line, size_t *cap)
 	size_t n = 0;
 	int ch;
 
+	uint8_t *buf = *line;
+
 	while ((ch = getchar_unlocked()) != EOF && ch != '\n') {
 		if (n > d->o->max_msg)
 			cli_die(1, "stdin line %llu: longer than --max-msg %u", d->lineno + 1,
 				d->o->max_msg);
-		if (n + 1 >= *cap) {
+		if (!buf || n + 1 >= *cap) {
 			size_t c = *cap ? *cap * 2 : 256;
-			uint8_t *p = realloc(*line, 2 * c + 1); /* room for -E's decoding */
-			if (!p)
+			if (!(buf = realloc(*line, 2 * c + 1))) /* room for -E's decoding */
 				cli_die(1, "out of memory");
-			*line = p;
+			*line = buf;
 			*cap = c;
 		}
-		(*line)[n++] = (uint8_t)ch;
+		buf[n++] = (uint8_t)ch;
 	}
 	if (ferror(stdin))
 		cli_die(1, "read from stdin: %s", strerror(errno));
 	if (ch == EOF && n == 0)
 		return -1;
 	d->lineno++;
-	n -= ch == '\n' && n && (*line)[n - 1] == '\r';
+	n -= ch == '\n' && n && buf[n - 1] == '\r';
 	return (ssize_t)n;
 }
 
@@ -344,7 +345,7 @@ static size_t take_line(struct dgram *d, uint8_t *line, size_t n)
 	/* decoded into the second half of the buffer, then moved back */
 	if (d->o->escapes && (len = cli_unescape_bytes(line, n, line + n + 1, (char *)line + n + 1)) < 0)
 		why = "bad escape (\\n \\r \\t \\0 \\\\ \\xHH allowed)";
-	else if (d->o->escapes)
+	else if (d->o->escapes && len > 0)
 		memmove(line, line + n + 1, (size_t)len);
 	if (!why && (size_t)len > d->o->max_msg)
 		why = "longer than --max-msg";
@@ -357,10 +358,12 @@ static size_t take_line(struct dgram *d, uint8_t *line, size_t n)
 
 static void send_stdin(struct dgram *d)
 {
-	uint8_t *line = NULL;
-	size_t cap = 0;
+	size_t cap = 256;
+	uint8_t *line = malloc(2 * cap + 1); /* read_line grows it; never NULL, even for "" */
 	ssize_t n;
 
+	if (!line)
+		cli_die(1, "out of memory");
 	client_flush_stdout(); /* a coprocess reads the reply before it writes the next line */
 	while ((n = read_line(d, &line, &cap)) >= 0) {
 		exchange(d, line, take_line(d, line, (size_t)n));

@@ -259,7 +259,7 @@ test_dgram_bench_udp_smoke() {
 	expect_match "$out" "loss          0\\.000% \\(0 of 300 datagrams unanswered; 0 replies dropped by this generator.s own sockets\\)"
 	out=$("$BENCH" --json -n 100 --rate 2000 "$ADDR")
 	expect_eq "$?" 0 "exit (open loop)"
-	expect_match "$out" '"requests":100,.*"missing":0,.*"sent":100,"loss":0\.000000,"own_drops":0}$'
+	expect_match "$out" '"requests":100,.*"missing":0,.*"sent":100,"loss":0\.000000,"own_drops":0,"tls":0,"errors":0}$'
 	stop_server
 }
 

@@ -313,7 +313,7 @@ int pl_addr_format(const struct pl_addr *a, char *buf, size_t cap)
 	size_t off = strlen(pre) < cap ? strlen(pre) : cap ? cap - 1 : 0;
 
 	if (cap)
-		memcpy(buf, pre, off);
+		snprintf(buf, off + 1, "%s", pre);
 	/* the rest as a TCP or unix: address would be, after the prefix */
 	return (int)strlen(pre) + format_body(a, buf + off, cap - off);
 }

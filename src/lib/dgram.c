@@ -175,7 +175,7 @@ static void grow(struct pl_dgram *d)
 	size_t n = d->nbuckets * 2;
 	struct peer **t;
 
-	if (d->npeers < d->nbuckets || !(t = calloc(n, sizeof(*t))))
+	if (d->npeers < d->nbuckets || !(t = calloc(n, sizeof(struct peer *))))
 		return;
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		struct peer *p = d->table[i], *next;
@@ -647,7 +647,7 @@ static void on_io(struct pl_loop *loop, struct pl_io *io, unsigned events)
  * source) and for its count of datagrams dropped on a full buffer. */
 static void want_pktinfo(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	int one = 1;
 
@@ -675,7 +675,7 @@ int dgram_open(struct conn_ctx *x, int fd, int owned, const struct dgram_owner *
 	d->nbuckets = 64;
 	/* pages of the arena are touched only as far as datagrams reach */
 	if (!(d->arena = malloc(PL_DGRAM_BATCH * d->slot)) ||
-	    !(d->table = calloc(d->nbuckets, sizeof(*d->table)))) {
+	    !(d->table = calloc(d->nbuckets, sizeof(struct peer *)))) {
 		r = -ENOMEM;
 		goto fail;
 	}

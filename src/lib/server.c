@@ -445,7 +445,7 @@ static int add_dgram(struct pl_server *s, int fd, int owned)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM)
 		return -ENOTSUP;
-	if (!(v = realloc(s->dgrams, (s->ndgrams + 1) * sizeof(*v))))
+	if (!(v = realloc(s->dgrams, (s->ndgrams + 1) * sizeof(struct pl_dgram *))))
 		return -ENOMEM;
 	s->dgrams = v;
 	if ((r = dgram_open(&s->x, fd, owned, &dgram_owner, s, &v[s->ndgrams])) == 0)
