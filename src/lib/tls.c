@@ -52,7 +52,7 @@ static int fail(char *err, size_t cap, const char *file, const char *fallback)
 
 	if (e && ERR_GET_LIB(e) == ERR_LIB_SYS)
 		why = strerror(ERR_GET_REASON(e));
-	else if (e)
+	else if (e && ERR_GET_REASON(e) != ERR_R_PEM_LIB) /* "PEM lib" says nothing */
 		why = ERR_reason_error_string(e);
 	if (cap)
 		snprintf(err, cap, "%s: %s", file, why ? why : fallback);
