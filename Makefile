@@ -5,7 +5,8 @@
 #   make asan       the same tests against an ASan+UBSan build (in build-asan/)
 #   make tsan       the tests that run threads against a TSan build (in build-tsan/)
 #   make valgrind   the integration tests with the programs under valgrind memcheck
-#   make bench      W1..W7 against parley, Redis and a blocking floor (docs/BENCHMARKS.md)
+#   make bench      W1..W7 against parley, Redis and a blocking floor, then U1..U4 over
+#                   UDP against a recvfrom/sendto floor (docs/BENCHMARKS.md)
 #   make install    PREFIX=/usr/local DESTDIR=  (make uninstall removes exactly that)
 
 CC      ?= cc
@@ -72,8 +73,13 @@ $(BUILD)/libparley.a: $(LIB_OBJ)
 $(SHLIB): $(PIC_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
 
+# (objects before the library: a program's extra objects, below, use it too)
 $(BUILD)/parley-%: $(BUILD)/obj/src/parley-%.o $(CLI_OBJ) $(BUILD)/libparley.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+# parley-client's stdout and its datagram side, parley-bench's datagram side
+$(BUILD)/parley-client: $(BUILD)/obj/src/client_out.o $(BUILD)/obj/src/client_dgram.o
+$(BUILD)/parley-bench: $(BUILD)/obj/src/bench_dgram.o
 
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libparley.a
 	@mkdir -p $(dir $@)
@@ -104,6 +110,10 @@ $(BUILD)/bench/floor: bench/floor.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $<
 
+$(BUILD)/bench/udpfloor: bench/udpfloor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 valgrind:
 	@bash tests/valgrind.sh
 
@@ -132,8 +142,9 @@ tsan:
 	  LDFLAGS="-fsanitize=thread" all
 	@bash tests/tsan.sh
 
-bench: all $(BUILD)/bench/floor
+bench: all $(BUILD)/bench/floor $(BUILD)/bench/udpfloor
 	@BUILD=$(BUILD) bash bench/run.sh $(BENCH_ARGS)
+	@BUILD=$(BUILD) bash bench/udp.sh
 
 # The list of what install writes, so uninstall removes exactly that.
 INSTALLED = $(BINDIR)/parley-server $(BINDIR)/parley-client $(BINDIR)/parley-bench \

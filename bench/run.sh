@@ -31,23 +31,8 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
 log() { [ "$JSON" = 1 ] && echo "$*" >&2 || echo "$*"; }
 
-SRV_PIN=() GEN_PIN=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-	SRV_PIN=(taskset -c 0) GEN_PIN=(taskset -c 1)
-fi
+pin_cpus
 ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-
-# start NAME CMD...: runs a server, waits for its "listening on" line, sets ADDR_<NAME>, PID_<NAME>
-start() {
-	local name=$1 addr
-	shift
-	"${SRV_PIN[@]}" "$@" >/dev/null 2>"$TMP/$name.err" &
-	local pid=$!
-	PIDS+=("$pid")
-	addr=$(listening_addr "$TMP/$name.err")
-	[ -n "$addr" ] || { echo "bench: $name did not start: $(cat "$TMP/$name.err")" >&2; exit 1; }
-	eval "ADDR_$name=\$addr; PID_$name=$pid"
-}
 
 start_redis() {
 	local port
@@ -100,18 +85,7 @@ gen() {
 	OUT=$out
 }
 
-# put KEY VALUE: one round's figure; settle turns each key's rounds into
-# their median in R (servers alternate within a round, so drift on this
-# shared machine hits them alike)
 declare -A V
-put() { V[$1]="${V[$1]:-} $2"; }
-settle() {
-	local k
-	for k in "${!V[@]}"; do
-		R[$k]=$(tr ' ' '\n' <<<"${V[$k]}" | grep . | sort -g |
-			awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-	done
-}
 # want W: whether workload W runs (all of them unless --only lists some)
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 declare -A R

@@ -198,6 +198,27 @@ size_t cli_unescape_opt(const char *opt, const char *s, uint8_t *out)
 	return (size_t)n;
 }
 
+/* Each NUL-free piece is decoded on its own (cli_unescape wants a C
+ * string) and the NULs between them kept. */
+ssize_t cli_unescape_bytes(const uint8_t *p, size_t n, uint8_t *out, char *tmp)
+{
+	size_t i = 0, len = 0;
+
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	for (;;) {
+		ssize_t r = cli_unescape(tmp + i, out + len);
+		if (r < 0)
+			return -1;
+		len += (size_t)r;
+		i += strlen(tmp + i);
+		if (i >= n)
+			return (ssize_t)len;
+		out[len++] = 0;
+		i++;
+	}
+}
+
 void cli_std_fds(void)
 {
 	/*

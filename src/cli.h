@@ -91,6 +91,13 @@ ssize_t cli_unescape(const char *s, uint8_t *out);
 /* cli_unescape, or a usage error naming opt. */
 size_t cli_unescape_opt(const char *opt, const char *s, uint8_t *out);
 
+/*
+ * cli_unescape for bytes that may hold raw NULs (a stdin line with -E):
+ * out needs n bytes, tmp n + 1.  Returns the decoded length, or -1 on a
+ * bad escape.
+ */
+ssize_t cli_unescape_bytes(const uint8_t *p, size_t n, uint8_t *out, char *tmp);
+
 /* Opens /dev/null on whichever of fds 0, 1 and 2 are closed; call first. */
 void cli_std_fds(void);
 

@@ -45,6 +45,20 @@ static void add_file(const char **list, int *n, const char *opt, const char *arg
 	list[(*n)++] = arg;
 }
 
+/* "h2,http/1.1": names of 1 to 255 bytes, comma-separated. */
+static const char *check_alpn(const char *arg)
+{
+	for (const char *p = arg;; p++) {
+		size_t n = strcspn(p, ",");
+		if (n == 0 || n > 255)
+			cli_usage_error("--tls-alpn: '%s' is not a comma-separated list of protocol names",
+					arg);
+		p += n;
+		if (!*p)
+			return arg;
+	}
+}
+
 int cli_tls_option(struct cli_tls *t, int id, const char *arg)
 {
 	if (id < CLI_TLS_ID || id > T_KTLS)
@@ -56,8 +70,12 @@ int cli_tls_option(struct cli_tls *t, int id, const char *arg)
 	case T_CERT: add_file(t->cert, &t->ncert, "--tls-cert", arg); break;
 	case T_KEY: add_file(t->key, &t->nkey, "--tls-key", arg); break;
 	case T_CA: t->ca = arg; break;
-	case T_ALPN: t->alpn = arg; break;
-	case T_SERVERNAME: t->servername = arg; break;
+	case T_ALPN: t->alpn = check_alpn(arg); break;
+	case T_SERVERNAME:
+		if (!*arg || strlen(arg) > 253)
+			cli_usage_error("--tls-servername: '%s' is not a host name", arg);
+		t->servername = arg;
+		break;
 	case T_TLS: t->on = 1; break;
 	case T_INSECURE: t->insecure = 1; break;
 	case T_RESUME: t->resume = 1; break;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_dgram.h"
 #include "cli.h"
 #include "parley/buf.h"
 #include "parley/clock.h"
@@ -55,6 +56,10 @@ struct bench {
 	size_t reply_size;       /* raw */
 	int json, quiet;
 	int churn_reset;         /* --reset: churn closes with RST, no TIME_WAIT */
+	uint64_t bulk;           /* --bulk: bytes of datagrams to send; 0: off */
+	int no_gso;              /* --no-gso */
+	uint64_t sent;           /* datagrams: requests that left (loss is missing of them) */
+	uint64_t own_drops;      /* datagrams: replies our own sockets had no room for */
 	/* the request (the connections frame it) and what a reply must be */
 	uint8_t *payload;
 	size_t payload_len;
@@ -110,6 +115,10 @@ static noreturn void usage(void)
 	       "                          closed connections do not hold local ports in TIME_WAIT\n"
 	       "      --connect-only      open the connections and hold them idle for -d seconds\n"
 	       "                          (without -d, until interrupted)\n"
+	       "Datagrams (udp:, unixgram:, seqpacket:; -c is peers, each its own socket):\n"
+	       "      --bulk BYTES        send BYTES in datagrams of --size (default 1400) from\n"
+	       "                          one socket as fast as it takes them; replies counted\n"
+	       "      --no-gso            --bulk without UDP_SEGMENT (sendmmsg instead)\n"
 	       "Output:\n"
 	       "      --json              one JSON object with every figure\n"
 	       "  -q, --quiet             no progress line\n"
@@ -706,12 +715,16 @@ static void build_request(struct bench *b, const char *request, size_t size)
 
 static double us(uint64_t ns) { return (double)ns / 1000.0; }
 
+/* Datagrams: the share of those sent that got no reply. */
+static double loss(const struct bench *b) { return b->sent ? (double)b->missing / (double)b->sent : 0; }
+
 static void report(const struct bench *b)
 {
 	double secs = (double)(b->end_ns - b->start_ns) / 1e9;
 	uint64_t errors = b->wrong + b->missing + b->connect_errors;
 	const struct pl_hist *h = b->hist;
 	const char *mode = b->mode == MODE_CHURN ? "churn" : b->mode == MODE_CONNECT_ONLY ? "connect-only" : "load";
+	const char *proto = b->addr.sock == PL_SOCK_STREAM ? pl_proto_name(b->proto) : "datagram";
 
 	if (secs <= 0)
 		secs = 1e-9;
@@ -720,18 +733,23 @@ static void report(const struct bench *b)
 		       "\"rate\":%.0f,\"requests\":%llu,\"seconds\":%.6f,\"rps\":%.1f,"
 		       "\"connections_per_s\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
 		       "\"p999_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f,\"wrong\":%llu,"
-		       "\"missing\":%llu,\"connect_errors\":%llu,\"errors\":%llu}\n",
-		       cli_addr_str(&b->target), pl_proto_name(b->proto), mode, b->conns, b->depth,
+		       "\"missing\":%llu,\"connect_errors\":%llu,\"errors\":%llu",
+		       cli_addr_str(&b->target), proto, mode, b->conns, b->depth,
 		       b->rate, (unsigned long long)b->done, secs, (double)b->done / secs,
 		       (double)b->churned / secs, us(pl_hist_percentile(h, 50)),
 		       us(pl_hist_percentile(h, 90)), us(pl_hist_percentile(h, 99)),
 		       us(pl_hist_percentile(h, 99.9)), us(pl_hist_max(h)), pl_hist_mean(h) / 1000.0,
 		       (unsigned long long)b->wrong, (unsigned long long)b->missing,
 		       (unsigned long long)b->connect_errors, (unsigned long long)errors);
+		if (b->addr.sock != PL_SOCK_STREAM)
+			printf(",\"sent\":%llu,\"loss\":%.6f,\"own_drops\":%llu", (unsigned long long)b->sent,
+			       loss(b), (unsigned long long)b->own_drops);
+		printf("}\n");
 		return;
 	}
-	printf("%s  %s  %s, %u connections, pipeline %u%s\n", cli_addr_str(&b->target),
-	       pl_proto_name(b->proto), mode, b->conns, b->depth, b->rate > 0 ? ", open loop" : "");
+	printf("%s  %s  %s, %u %s, pipeline %u%s\n", cli_addr_str(&b->target), proto, mode, b->conns,
+	       b->addr.sock == PL_SOCK_STREAM ? "connections" : "peers", b->depth,
+	       b->rate > 0 ? ", open loop" : "");
 	printf("requests      %llu in %.3f s\n", (unsigned long long)b->done, secs);
 	printf("throughput    %.0f requests/s\n", (double)b->done / secs);
 	if (b->mode == MODE_CHURN)
@@ -739,8 +757,13 @@ static void report(const struct bench *b)
 	printf("latency (us)  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
 	       us(pl_hist_percentile(h, 50)), us(pl_hist_percentile(h, 90)),
 	       us(pl_hist_percentile(h, 99)), us(pl_hist_percentile(h, 99.9)), us(pl_hist_max(h)));
-	printf("errors        %llu wrong, %llu missing, %llu connect\n", (unsigned long long)b->wrong,
-	       (unsigned long long)b->missing, (unsigned long long)b->connect_errors);
+	printf("errors        %llu wrong, %llu missing, %llu %s\n", (unsigned long long)b->wrong,
+	       (unsigned long long)b->missing, (unsigned long long)b->connect_errors,
+	       b->addr.sock == PL_SOCK_STREAM ? "connect" : "refused");
+	if (b->addr.sock != PL_SOCK_STREAM)
+		printf("loss          %.3f%% (%llu of %llu datagrams unanswered; %llu replies dropped "
+		       "by this generator's own sockets)\n", loss(b) * 100, (unsigned long long)b->missing,
+		       (unsigned long long)b->sent, (unsigned long long)b->own_drops);
 }
 
 /* The options that can clash with others, one bit each, in opt_names order. */
@@ -748,7 +771,7 @@ enum {
 	O_REQUESTS = 1 << 0, O_DURATION = 1 << 1, O_PIPELINE = 1 << 2, O_RATE = 1 << 3,
 	O_SIZE = 1 << 4, O_REQUEST = 1 << 5, O_EXPECT = 1 << 6, O_ECHO = 1 << 7,
 	O_REPLY_SIZE = 1 << 8, O_CHURN = 1 << 9, O_CONNECT_ONLY = 1 << 10, O_RESET = 1 << 11,
-	O_PROTO = 1 << 12,
+	O_PROTO = 1 << 12, O_BULK = 1 << 13, O_NO_GSO = 1 << 14, O_CONNS = 1 << 15,
 };
 #define O_REQUEST_SHAPING (O_REQUESTS | O_PIPELINE | O_RATE | O_SIZE | O_REQUEST | O_EXPECT | \
 			   O_ECHO | O_REPLY_SIZE | O_PROTO)
@@ -758,7 +781,7 @@ static const char *opt_name(unsigned bit)
 	static const char *const names[] = {
 		"--requests", "--duration", "--pipeline", "--rate", "--size", "--request",
 		"--expect", "--expect-echo", "--reply-size", "--churn", "--connect-only",
-		"--reset", "--proto",
+		"--reset", "--proto", "--bulk", "--no-gso", "--conns",
 	};
 	unsigned i = 0;
 
@@ -817,6 +840,28 @@ static void set_expect(struct bench *b, const char *expect, int echo)
 				echo ? "--expect-echo" : "--expect", b->expect_len, b->reply_size);
 }
 
+/* The options a datagram address takes, and those only it takes. */
+static void check_dgram(const struct bench *b, unsigned given)
+{
+	const unsigned stream_only = O_CHURN | O_CONNECT_ONLY | O_RESET | O_PROTO | O_REPLY_SIZE;
+	const unsigned not_bulk = O_REQUESTS | O_DURATION | O_PIPELINE | O_RATE | O_EXPECT | O_ECHO |
+				  O_CONNS;
+
+	if (b->addr.sock == PL_SOCK_STREAM && given & (O_BULK | O_NO_GSO))
+		cli_usage_error("%s goes with udp:, unixgram: and seqpacket: addresses",
+				opt_name(given & (O_BULK | O_NO_GSO) & -(given & (O_BULK | O_NO_GSO))));
+	if (b->addr.sock != PL_SOCK_STREAM && given & stream_only)
+		cli_usage_error("%s goes with stream addresses (a datagram is its own frame, "
+				"and has no connection)", opt_name(given & stream_only & -(given & stream_only)));
+	if (given & O_BULK && given & not_bulk)
+		cli_usage_error("--bulk and %s cannot be combined: --bulk sends datagrams from one "
+				"socket as fast as it can", opt_name(given & not_bulk & -(given & not_bulk)));
+	if (given & O_NO_GSO && !(given & O_BULK))
+		cli_usage_error("--no-gso goes with --bulk");
+	if (b->addr.sock != PL_SOCK_STREAM && b->timeout_ms == 0)
+		cli_usage_error("--timeout 0 with datagrams: a lost one would be waited for for ever");
+}
+
 static void parse(struct bench *b, int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {
@@ -829,7 +874,8 @@ static void parse(struct bench *b, int argc, char **argv)
 		{ "connect-only", 0, no_argument, 6 },      { "json", 0, no_argument, 7 },
 		{ "reset", 0, no_argument, 8 },             { "timeout", 't', required_argument, 0 },
 		{ "quiet", 'q', no_argument, 0 },           { "help", 'h', no_argument, 0 },
-		{ "version", 'V', no_argument, 0 },         { 0 },
+		{ "version", 'V', no_argument, 0 },         { "bulk", 0, required_argument, 11 },
+		{ "no-gso", 0, no_argument, 12 },           { 0 },
 	};
 	struct cli_getopt g = { 0 }; /* zeroed for cppcheck: cli_getopt_init fills it */
 	const char *request = NULL, *expect = NULL;
@@ -840,7 +886,7 @@ static void parse(struct bench *b, int argc, char **argv)
 	cli_getopt_init(&g, opts, NULL);
 	while ((ch = getopt_long(argc, argv, g.shorts, g.longs, NULL)) != -1) {
 		switch (ch) {
-		case 'c': b->conns = (unsigned)cli_uint_range("--conns", optarg, 1, 1000000); break;
+		case 'c': b->conns = (unsigned)cli_uint_range("--conns", optarg, 1, 1000000); given |= O_CONNS; break;
 		case 'n': b->total = cli_uint_range("--requests", optarg, 1, 1ULL << 40); given |= O_REQUESTS; break;
 		case 'd':
 			b->duration_ms = cli_seconds_ms("--duration", optarg);
@@ -872,6 +918,11 @@ static void parse(struct bench *b, int argc, char **argv)
 		case 6: b->mode = MODE_CONNECT_ONLY; given |= O_CONNECT_ONLY; break;
 		case 7: b->json = 1; break;
 		case 8: b->churn_reset = 1; given |= O_RESET; break;
+		case 11:
+			b->bulk = cli_size_range("--bulk", optarg, 1, 1ULL << 40);
+			given |= O_BULK;
+			break;
+		case 12: b->no_gso = 1; given |= O_NO_GSO; break;
 		case 'q': b->quiet = 1; break;
 		case 'h': usage();
 		case 'V': cli_version();
@@ -886,10 +937,52 @@ static void parse(struct bench *b, int argc, char **argv)
 	if (b->proto != PL_PROTO_RAW && b->reply_size)
 		cli_usage_error("--reply-size goes with --proto raw");
 	cli_addr(&b->addr, optind < argc ? argv[optind] : "localhost", CLI_DEFAULT_PORT, 0);
+	check_dgram(b, given);
 	if (b->mode == MODE_CONNECT_ONLY)
 		return;
-	build_request(b, request, size);
+	build_request(b, request, b->bulk && !(given & O_SIZE) ? 1400 : size);
+	if (b->addr.sock == PL_SOCK_SEQPACKET && b->payload_len == 0)
+		cli_usage_error("seqpacket: an empty request reads as the end of the connection");
+	/* 65535 less the IPv4 and UDP headers; a Unix datagram's bound is its socket buffer */
+	if ((b->bulk || (b->addr.sock == PL_SOCK_DGRAM && pl_addr_sa_family(&b->addr) != AF_UNIX)) &&
+	    b->payload_len > 65507)
+		cli_usage_error("a UDP datagram holds at most 65507 bytes, not %zu", b->payload_len);
+	if (b->bulk && b->payload_len == 0)
+		cli_usage_error("--bulk: a datagram of 0 bytes carries nothing");
 	set_expect(b, expect, (given & O_ECHO) != 0);
+}
+
+/* ---- udp:, unixgram:, seqpacket: (bench_dgram.c) ---- */
+
+static int run_dgram(struct bench *b)
+{
+	struct dgram_bench d = {
+		.target = b->target, .peers = b->conns, .depth = b->depth, .total = b->total,
+		.duration_ms = b->duration_ms, .timeout_ms = b->timeout_ms, .rate = b->rate,
+		.payload = b->payload, .payload_len = b->payload_len, .expect = b->expect,
+		.expect_len = b->expect_len, .check_content = b->check_content, .bulk = b->bulk,
+		.gso = !b->no_gso,
+	};
+
+	if (pl_hist_new(&d.hist) < 0)
+		cli_die(1, "out of memory");
+	bench_dgram_run(&d);
+	if (b->bulk) {
+		bench_dgram_report_bulk(&d, b->json);
+	} else {
+		b->hist = d.hist;
+		b->done = d.done, b->wrong = d.wrong, b->missing = d.missing, b->sent = d.sent;
+		b->connect_errors = d.refused, b->start_ns = d.start_ns, b->end_ns = d.end_ns;
+		b->own_drops = d.own_drops;
+		report(b);
+	}
+	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
+		cli_die(1, "write to stdout: %s", strerror(errno));
+	pl_hist_free(d.hist);
+	free(b->payload);
+	if (b->expect != b->payload)
+		free(b->expect);
+	return d.wrong || d.missing || d.refused ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -906,6 +999,8 @@ int main(int argc, char **argv)
 	r = pl_addr_resolve(&b.addr, PL_FAMILY_ANY, &b.target, 1, &n);
 	if (r < 0)
 		cli_die(1, "resolve %s: %s", b.addr.host, pl_addr_resolve_strerror(r));
+	if (b.addr.sock != PL_SOCK_STREAM)
+		return run_dgram(&b);
 	if (pl_loop_new(&b.loop) < 0 || pl_hist_new(&b.hist) < 0 ||
 	    !(b.c = calloc(b.conns, sizeof(*b.c))) || new_client(&b) < 0)
 		cli_die(1, "out of memory");

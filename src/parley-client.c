@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_tls.h"
+#include "client.h"
 #include "parley/buf.h"
 #include "parley/client.h"
 #include "parley/escape.h"
@@ -26,11 +27,6 @@
 #define MAX_TARGETS 16
 #define OUT_HIGH (64 * 1024) /* queue no more requests than this ahead */
 #define STREAM_BUF (256 * 1024) /* per direction in --stream mode */
-
-struct msg {
-	const char *p; /* NULL: "-", the lines of stdin go here */
-	size_t len;
-};
 
 /* The socket (or TLS) under a framed connection, watched (see tap_read). */
 struct tap {
@@ -58,6 +54,7 @@ struct client {
 	int bind_failed;       /* the race: the last failure was binding source */
 	int stream, no_shutdown;
 	long long idle_ms, quit_ms; /* --stream: -w and --quit; < 0 when unset */
+	unsigned retries;      /* --retries: datagrams only */
 	int escapes;           /* -E: messages and stdin lines take C escapes */
 	struct cli_tls tls_opts;
 	struct pl_tls *tls;    /* --tls or tls:ADDRESS, else NULL */
@@ -99,6 +96,10 @@ static noreturn void usage(void)
 	       "      --max-msg BYTES     largest reply, and longest stdin line (default 16M)\n"
 	       "  -E, --escapes           decode C escapes in each MESSAGE and stdin line:\n"
 	       "                          \\n \\r \\t \\0 \\\\ \\xHH (else sent as typed)\n"
+	       "Datagrams (udp:HOST:PORT, unixgram:PATH, seqpacket:PATH; each message one\n"
+	       "datagram, one request at a time; see the man page):\n"
+	       "      --retries N         send a request again N times when -t passes without\n"
+	       "                          its reply (udp:, unixgram:; default 0)\n"
 	       "Streaming (like nc):\n"
 	       "  -S, --stream            copy stdin to the socket and the socket to stdout, raw\n"
 	       "  -N, --no-shutdown       keep the write side open after stdin ends\n"
@@ -188,6 +189,15 @@ static int poll_ms(long long ms)
  * "write to"); and it hands out a last line without its newline at the
  * server's EOF, which the client never took for a reply.
  */
+static void tls_tell(struct client *c, const struct pl_transport *tp);
+
+/* -v: the handshake's outcome as soon as it is known, reply or not. */
+static void tap_tell(struct tap *tp)
+{
+	if (tp->inner)
+		tls_tell((struct client *)((char *)tp - offsetof(struct client, tap)), tp->inner);
+}
+
 static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 {
 	struct tap *tp = (struct tap *)t;
@@ -195,6 +205,7 @@ static ssize_t tap_read(struct pl_transport *t, int fd, void *buf, size_t n)
 
 	if (!tp->inner && r < 0)
 		r = -errno;
+	tap_tell(tp);
 	if (r < 0) {
 		tp->write_failed = 0;
 		return r;
@@ -211,6 +222,7 @@ static ssize_t tap_write(struct pl_transport *t, int fd, const void *buf, size_t
 
 	if (!tp->inner && r < 0)
 		r = -errno;
+	tap_tell(tp);
 	if (r < 0) {
 		tp->write_failed = 1;
 		return r;
@@ -279,12 +291,13 @@ static noreturn void tls_failed(const struct client *c, const struct pl_transpor
 	cli_die(1, "%s: %s", tls_target(c), why ? why : strerror(-err));
 }
 
-/* -v: what the handshake settled, once. */
+/* -v: what the handshake settled, once it has. */
 static void tls_tell(struct client *c, const struct pl_transport *tp)
 {
+	struct pl_tls_info info;
 	char text[768];
 
-	if (!c->verbose || c->tls_told || !tp)
+	if (!c->verbose || c->tls_told || !tp || pl_tls_info(tp, &info) < 0)
 		return;
 	c->tls_told = 1;
 	cli_tls_describe(tp, text, sizeof(text));
@@ -359,31 +372,6 @@ static void send_msg(struct client *c, const void *p, size_t len)
 }
 
 /*
- * -E on a stdin line, which may hold raw NUL bytes where cli_unescape wants
- * a C string: each NUL-free piece is decoded on its own and the NULs kept.
- * tmp needs n + 1 bytes, out n.  Returns the decoded length, or -1 on a
- * bad escape.
- */
-static ssize_t unescape_line(const uint8_t *p, size_t n, uint8_t *out, char *tmp)
-{
-	size_t i = 0, len = 0;
-
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
-	for (;;) {
-		ssize_t r = cli_unescape(tmp + i, out + len);
-		if (r < 0)
-			return -1;
-		len += (size_t)r;
-		i += strlen(tmp + i);
-		if (i >= n)
-			return (ssize_t)len;
-		out[len++] = 0;
-		i++;
-	}
-}
-
-/*
  * Frames one stdin line (without its LF, and without a CR before it: CRLF
  * text, e.g. from Windows).  Returns 1, or 0 with c->bad_line set for a
  * line that cannot be sent: nothing more is, and once the replies to what
@@ -398,7 +386,7 @@ static int queue_line(struct client *c, const uint8_t *p, size_t len)
 	if (c->escapes) {
 		if (!(dec = malloc(2 * len + 1)))
 			cli_die(1, "out of memory");
-		if ((n = unescape_line(p, len, dec, (char *)dec + len)) < 0)
+		if ((n = cli_unescape_bytes(p, len, dec, (char *)dec + len)) < 0)
 			c->bad_line = "bad escape (\\n \\r \\t \\0 \\\\ \\xHH allowed)";
 		p = dec;
 		len = n < 0 ? 0 : (size_t)n;
@@ -473,51 +461,6 @@ static void fill(struct client *c)
 	}
 }
 
-/*
- * The reader of stdout went away (piped into head): end quietly, as cat or
- * seq do when SIGPIPE kills them.  SIGPIPE is ignored only so that a socket
- * never kills us; here it is let through.  Status 141 (what a shell shows
- * for that death) if it is blocked.
- */
-static noreturn void stdout_gone(void)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	raise(SIGPIPE);
-	_exit(128 + SIGPIPE);
-}
-
-static noreturn void stdout_failed(int err)
-{
-	if (err == EPIPE)
-		stdout_gone();
-	cli_die(1, "write to stdout: %s", strerror(err));
-}
-
-/*
- * Replies leave before the client waits again, even into a pipe or a file
- * (stdio would hold them in its buffer), so a program that reads a reply
- * before it writes the next line (a coprocess) is answered.
- */
-static void flush_stdout(void)
-{
-	if (fflush(stdout) != 0)
-		stdout_failed(errno);
-}
-
-static void print_reply(const uint8_t *p, size_t n)
-{
-	char text[PL_ESCAPE_CAP(PL_ESCAPE_LIMIT)];
-
-	pl_escape(p, n, PL_ESCAPE_LIMIT, text, sizeof(text));
-	if (printf("server says: %s\n", text) < 0)
-		stdout_failed(errno);
-}
-
 static void on_reply(struct pl_conn *conn, const uint8_t *msg, size_t len, void *arg)
 {
 	struct client *c = arg;
@@ -528,7 +471,7 @@ static void on_reply(struct pl_conn *conn, const uint8_t *msg, size_t len, void 
 	if (c->proto != PL_PROTO_RAW && c->received == c->sent)
 		cli_die(1, "%s: protocol error: a reply nobody asked for", c->peer);
 	tls_tell(c, c->tap.inner);
-	print_reply(msg, len);
+	client_print_reply(msg, len);
 	c->received++;
 	wait_reply(c);
 }
@@ -644,7 +587,7 @@ static void tick(struct pl_loop *loop, void *arg)
 		return;
 	}
 	watch_stdin(c, c->in_stdin && !c->stdin_eof && pl_conn_unsent(c->conn) < OUT_HIGH);
-	flush_stdout();
+	client_flush_stdout();
 }
 
 static void on_connect(struct pl_conn *conn, const struct pl_connect_report *r, void *arg)
@@ -891,7 +834,7 @@ static void stream(struct client *c)
 		if (p[2].revents) {
 			ssize_t r = push(out.fd, &down, out.kind, NULL);
 			if (r < 0)
-				stdout_failed((int)-r);
+				client_stdout_failed((int)-r);
 			m += (size_t)r;
 		}
 		/* -w counts bytes moved and ends seen, not wakeups */
@@ -1001,6 +944,33 @@ static void tls_setup(struct client *c, const struct pl_addr *addr)
 			 "anyone on the path can read and change this connection");
 }
 
+/* ---- udp:, unixgram:, seqpacket: (client_dgram.c) ---- */
+
+/* The options that make sense for a datagram address, and its run. */
+static void talk_dgram(struct client *c, const struct pl_addr *addr, enum pl_family fam,
+		       int proto_given)
+{
+	struct dgram_opts o;
+
+	if (proto_given)
+		cli_usage_error("--proto goes with stream addresses: a datagram is its own frame");
+	if (c->retries && addr->sock == PL_SOCK_SEQPACKET)
+		cli_usage_error("--retries goes with udp: and unixgram: (a seqpacket: connection "
+				"loses nothing)");
+	if (c->retries && c->timeout_ms == 0)
+		cli_usage_error("--retries needs a timeout (-t) after which to send again");
+	c->target = addr;
+	connect_opts(c, fam); /* resolves into c->targets */
+	o = (struct dgram_opts){
+		.targets = c->targets, .ntargets = c->ntargets, .source = c->source,
+		.msgs = c->msgs, .nmsgs = c->nmsgs, .escapes = c->escapes, .verbose = c->verbose,
+		.timeout_ms = c->timeout_ms, .retries = c->retries, .max_msg = c->max_msg,
+		.stream = c->stream, .no_shutdown = c->no_shutdown, .idle_ms = c->idle_ms,
+		.quit_ms = c->quit_ms,
+	};
+	client_dgram(&o);
+}
+
 /* The MESSAGE arguments, decoded with -E; "-" stands for stdin. */
 static void parse_messages(struct client *c, char **args, int n)
 {
@@ -1042,6 +1012,7 @@ int main(int argc, char **argv)
 		{ "version", 'V', no_argument, 0 },       { "stream", 'S', no_argument, 0 },
 		{ "no-shutdown", 'N', no_argument, 0 },   { "idle", 'w', required_argument, 0 },
 		{ "quit", 0, required_argument, 2 },      { "escapes", 'E', no_argument, 0 },
+		{ "retries", 0, required_argument, 3 },
 		{ 0 },
 	};
 	struct cli_getopt g = { 0 }; /* zeroed for cppcheck: cli_getopt_init fills it */
@@ -1052,7 +1023,7 @@ int main(int argc, char **argv)
 	enum pl_family fam = PL_FAMILY_ANY;
 	struct pl_addr addr, src;
 	const char *src_text = NULL;
-	int ch, stream_opts = 0;
+	int ch, stream_opts = 0, proto_given = 0;
 
 	cli_std_fds(); /* before any socket can take a closed 0, 1 or 2 */
 	cli_prog = "parley-client";
@@ -1068,6 +1039,7 @@ int main(int argc, char **argv)
 		case 'p':
 			if (pl_proto_parse(optarg, &c.proto) < 0)
 				cli_usage_error("--proto: '%s' is not len, line or raw", optarg);
+			proto_given = 1;
 			break;
 		case 1: c.max_msg = (uint32_t)cli_size_range("--max-msg", optarg, 1, UINT32_MAX); break;
 		case 'S': c.stream = 1; break;
@@ -1079,6 +1051,7 @@ int main(int argc, char **argv)
 			stream_opts = 1;
 			break;
 		case 2: c.quit_ms = cli_seconds_ms("--quit", optarg); stream_opts = 1; break;
+		case 3: c.retries = (unsigned)cli_uint_range("--retries", optarg, 0, 1000); break;
 		case 'h': usage();
 		case 'V': cli_version();
 		default:
@@ -1093,6 +1066,8 @@ int main(int argc, char **argv)
 	if (!c.stream && stream_opts)
 		cli_usage_error("-N, -w and --quit go with --stream");
 	cli_addr(&addr, tls_address(&c, optind < argc ? argv[optind] : "localhost"), CLI_DEFAULT_PORT, 0);
+	if (c.tls_opts.on && addr.sock != PL_SOCK_STREAM)
+		cli_usage_error("--tls and tls: are for TCP and unix: addresses (there is no DTLS)");
 	if (c.tls_opts.on)
 		tls_setup(&c, &addr);
 	args = optind + 1 < argc ? argv + optind + 1 : def_msgs;
@@ -1102,11 +1077,16 @@ int main(int argc, char **argv)
 		resolve_source(&src, fam);
 		c.source = &src;
 	}
-	talk(&c, &addr, fam);
+	if (c.retries && addr.sock == PL_SOCK_STREAM)
+		cli_usage_error("--retries goes with udp: and unixgram: addresses");
+	if (addr.sock != PL_SOCK_STREAM)
+		talk_dgram(&c, &addr, fam, proto_given);
+	else
+		talk(&c, &addr, fam);
 	pl_tls_free(c.tls);
 	pl_buf_free(&c.line);
 	free_messages(&c);
-	flush_stdout();
+	client_flush_stdout();
 	if (c.bad_line)
 		cli_die(1, "stdin line %llu: %s", c.lineno, c.bad_line);
 	return 0;

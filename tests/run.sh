@@ -14,7 +14,10 @@ limit=${TEST_TIMEOUT:-60}
 pass=0 fail=0 skipped=0
 failed=()
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# the TLS tests' certificates, made once per run by the first that needs them
+PARLEY_TLS_CERTS=$(mktemp -d)
+export PARLEY_TLS_CERTS
+trap 'rm -f "$log"; rm -rf "$PARLEY_TLS_CERTS"' EXIT
 
 run_case() {
 	local name=$1

@@ -1,6 +1,7 @@
 /* unit_misc.c - buffers and escaping. */
 #include "parley/buf.h"
 #include "parley/escape.h"
+#include "parley/fd.h"
 #include "unit.h"
 
 static void test_buf_lazy_and_released(void)
@@ -74,7 +75,24 @@ static void test_escape_cuts_long_messages(void)
 	CHECK_EQ_INT(pl_escape(in, 300, 200, out, sizeof(out)), 800 + strlen("... (300 bytes)"));
 }
 
+/* Not a socket: send says ENOTSOCK once, then write takes over (it spun). */
+static void test_fd_write_full_to_a_pipe(void)
+{
+	int p[2];
+	char back[8] = { 0 };
+
+	alarm(5);
+	CHECK(pipe(p) == 0);
+	CHECK_EQ_INT(pl_fd_write_full(p[1], "pipe", 4, -1), 4);
+	CHECK_EQ_INT(pl_fd_write_full(p[1], "!", 1, 1000), 1);
+	CHECK_EQ_INT(pl_fd_read_full(p[0], back, 5, 1000), 5);
+	CHECK_STR(back, "pipe!");
+	close(p[0]);
+	close(p[1]);
+}
+
 static const struct unit_test tests[] = {
+	T(test_fd_write_full_to_a_pipe),
 	T(test_buf_lazy_and_released), T(test_buf_grows_and_keeps_order),
 	T(test_escape_hostile_bytes), T(test_escape_cuts_long_messages),
 };

@@ -5,6 +5,7 @@
 #include "parley/version.h"
 #include "parley/addr.h"
 #include "parley/buf.h"
+#include "parley/burst.h"
 #include "parley/client.h"
 #include "parley/conn.h"
 #include "parley/clock.h"

@@ -71,13 +71,13 @@ ssize_t pl_fd_write_full(int fd, const void *buf, size_t n, int timeout_ms)
 				return w;
 		}
 		/* MSG_NOSIGNAL: a vanished peer is an error code, not a SIGPIPE */
-		r = sock ? send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL) : -1;
-		if (r < 0 && errno == ENOTSOCK) {
+		r = sock ? send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL)
+			 : write(fd, (const char *)buf + done, n - done);
+		/* a pipe or a file: write from now on (a loop that kept r = -1 spun here) */
+		if (r < 0 && sock && errno == ENOTSOCK) {
 			sock = 0;
 			continue;
 		}
-		if (!sock)
-			r = write(fd, (const char *)buf + done, n - done);
 		if (r >= 0)
 			done += (size_t)r;
 		else if (errno != EINTR && errno != EAGAIN)
