@@ -122,6 +122,17 @@ test_acl_unix_allow_uid() {
 	counted denied 1
 }
 
+# A refused SEQPACKET client is logged as one, as its open and close would be.
+test_acl_seqpacket_denied_names_its_socket() {
+	start_server -q -v --allow-uid 4242 "seqpacket:@parley-acl-$$"
+	out=$(client "$ADDR" 2>&1)
+	expect_eq "$?" 1 "refused client's exit"
+	stop_server
+	expect_match "$(grep ': denied' err)" \
+		'^seqpacket:\(unnamed\) uid [0-9]+ gid [0-9]+: denied, no --allow-uid or --allow-gid matches; closing$'
+	counted denied 1
+}
+
 # --allow-gid matches the primary group and supplementary ones.
 test_acl_unix_allow_gid_supplementary() {
 	need_nobody

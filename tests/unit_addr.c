@@ -235,6 +235,9 @@ static void test_addr_rejections(void)
 	reject("unixgram:", 0, "empty Unix socket path");
 	reject("seqpacket:", 0, "empty Unix socket path");
 	reject("seqpacket:@", 0, "empty Unix socket path");
+	reject("upd:127.0.0.1:7000", 0, "unknown prefix (udp:, unix:, unixgram: or seqpacket:; TCP has none)");
+	reject("TCP:[::1]:7000", 0, "unknown prefix (udp:, unix:, unixgram: or seqpacket:; TCP has none)");
+	reject("fe80:1:2:3:4:5:6:7:8", 0, "IPv6 address with a port needs brackets: [addr]:port");
 	reject("udp://host:53", 0, "a URL is not an address: use HOST:PORT");
 	/* these hosts would format as a prefix and read back as another socket */
 	reject("udp", 0, "a host named udp, unixgram or seqpacket reads as that prefix; give its address");

@@ -389,6 +389,7 @@ static void test_tls_config_errors(void)
 	certs[0] = pair(key, key); /* a key where the certificate goes */
 	CHECK_EQ_INT(pl_tls_new(&s, &t, err, sizeof(err)), -EINVAL);
 	CHECK(strncmp(err, key, strlen(key)) == 0);
+	CHECK_STR(err + strlen(key), ": not a PEM certificate");
 	s.ncerts = 0;
 	CHECK_EQ_INT(pl_tls_new(&s, &t, err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "a TLS server needs a certificate and its key");

@@ -147,6 +147,21 @@ static int set_port(struct pl_addr *a, const char *p, size_t n, unsigned flags,
 	return 0;
 }
 
+/* "upd:1.2.3.4:5" or "tcp:host:5": letters, not all hex, before the first
+ * colon cannot start an IPv6 address, so it is a mistyped prefix. */
+static int looks_like_prefix(const char *text)
+{
+	size_t n = strcspn(text, ":");
+	int hex = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!isalpha((unsigned char)text[i]))
+			return 0;
+		hex = hex && hexval(text[i]) >= 0;
+	}
+	return n > 0 && (!hex || n > 4);
+}
+
 /* An IP address, a host name or the wildcard, with or without a port. */
 static int parse_inet(struct pl_addr *a, const char *text, uint16_t default_port,
 		      unsigned flags, const char **why)
@@ -178,7 +193,9 @@ static int parse_inet(struct pl_addr *a, const char *text, uint16_t default_port
 	if (colon && colon != strchr(text, ':')) {
 		/* several colons and no brackets: a bare IPv6 address, default port */
 		if (parse_host(a, text, strlen(text), 1, why) < 0)
-			return fail(why, "IPv6 address with a port needs brackets: [addr]:port");
+			return fail(why, looks_like_prefix(text)
+						 ? "unknown prefix (udp:, unix:, unixgram: or seqpacket:; TCP has none)"
+						 : "IPv6 address with a port needs brackets: [addr]:port");
 		a->port = default_port;
 		return default_port || (flags & PL_ADDR_PASSIVE) ? 0 : fail(why, "missing port");
 	}

@@ -86,9 +86,11 @@ static void refuse(struct pl_server *s, int fd, const struct sockaddr_storage *s
 	 * orderly end, and leaves no TIME_WAIT here however often it tries */
 	if (ss->ss_family != AF_UNIX && why == PL_CLOSE_DENIED)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-	close(fd);
 	if (ss->ss_family != AF_UNIX)
 		pl_addr_from_sockaddr(&peer, (const struct sockaddr *)ss, sizeof(*ss));
+	else if (pl_addr_peer(fd, &peer) < 0) /* it says seqpacket: where it is one */
+		peer = (struct pl_addr){ .kind = PL_ADDR_UNIX };
+	close(fd);
 	s->stats.closed[why]++;
 	if (s->cfg.on_event)
 		s->cfg.on_event(&ev, s->cfg.arg);
