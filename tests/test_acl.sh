@@ -227,3 +227,17 @@ test_acl_bad_values_exit_2() {
 		"parley-server: --allow-gid: no group named '-1'"
 	expect_eq "$(bad_value --allow)" "parley-server: option '--allow' needs a value"
 }
+
+# Datagram senders are judged too: a refused one gets no answer and no peer,
+# and is counted (before, udp: answered every sender whatever the rules said)
+test_acl_udp_sender_refused() {
+	start_server -v --allow 127.0.0.2 udp:127.0.0.1:0 127.0.0.1:0
+	local out
+	out=$(client -t 0.3 "$ADDR" hi 2>&1)
+	expect_eq "$?" 1 "a refused sender waits in vain"
+	expect_match "$out" "no reply within 0.3 s"
+	expect_eq "$(client -t 2 -s 127.0.0.2 "$ADDR" hi 2>&1)" "server says: world" "an allowed sender"
+	stop_server
+	counted denied 1
+	expect_match "$(cat err)" " peers=1 " # the allowed sender alone
+}

@@ -324,8 +324,12 @@ static int admit(struct pl_dgram *d)
 
 static struct peer *new_peer(struct pl_dgram *d, const union paddr *a, socklen_t n, uint64_t h)
 {
-	struct peer *p = calloc(1, sizeof(*p));
+	struct peer *p;
 
+	/* a sender the rules refuse never becomes a peer: it costs no slot */
+	if (d->owner->allowed && !d->owner->allowed(d->arg, &a->sa, n))
+		return NULL;
+	p = calloc(1, sizeof(*p));
 	if (!p || !admit(d)) {
 		d->dropped[PL_DROP_LIMIT] += p != NULL; /* no memory: as the kernel drops */
 		free(p);

@@ -23,6 +23,9 @@ struct dgram_owner {
 	 * its socket.  The owner may be freed in here: nothing of it is
 	 * touched after this call. */
 	void (*quiet)(void *arg);
+	/* may a sender at sa have a peer at all (access rules)?  0: its
+	 * datagram is dropped; the owner counts it.  NULL: everyone may. */
+	int (*allowed)(void *arg, const struct sockaddr *sa, socklen_t len);
 };
 
 /*

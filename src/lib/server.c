@@ -436,7 +436,22 @@ static void peer_closed(void *arg, struct pl_conn *c, enum pl_close_reason why, 
 
 static void peers_quiet(void *arg) { maybe_drained(arg); }
 
-static const struct dgram_owner dgram_owner = { peer_admit, peer_opened, peer_closed, peers_quiet };
+/* Access rules for a datagram's sender: refused, its datagram is dropped
+ * and counted as denied (a Unix sender's credentials are unknown, so uid
+ * and gid rules refuse it; it is not logged: one line per datagram would
+ * let a flood fill the log). */
+static int peer_allowed(void *arg, const struct sockaddr *sa, socklen_t len)
+{
+	struct pl_server *s = arg;
+
+	if (!s->cfg.acl || pl_acl_check(s->cfg.acl, sa, len, NULL) == PL_ACL_ALLOW)
+		return 1;
+	s->stats.closed[PL_CLOSE_DENIED]++;
+	return 0;
+}
+
+static const struct dgram_owner dgram_owner = { peer_admit, peer_opened, peer_closed, peers_quiet,
+						 peer_allowed };
 
 /* -ENOTSUP when fd is not a datagram socket. */
 static int add_dgram(struct pl_server *s, int fd, int owned)
