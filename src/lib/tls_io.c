@@ -150,6 +150,27 @@ static int step(struct tls_tp *t, int r, unsigned *wants)
 	}
 }
 
+/* Before an SSL call for one direction: the failure it already had, or 0
+ * with the error queue, errno and that direction's wait cleared. */
+static int begin(struct tls_tp *t, unsigned *wants)
+{
+	if (t->failed)
+		return t->err;
+	ERR_clear_error();
+	errno = 0;
+	*wants = 0;
+	return 0;
+}
+
+/* After it: the bytes moved (ok == 1), else -EAGAIN, 0 or the failure. */
+static ssize_t end(struct tls_tp *t, int ok, size_t n, unsigned *wants)
+{
+	ssize_t r = ok == 1 ? (ssize_t)n : step(t, ok, wants);
+
+	note_done(t);
+	return r;
+}
+
 static ssize_t tp_read(struct pl_transport *tp, int fd, void *buf, size_t n)
 {
 	struct tls_tp *t = of(tp);
@@ -157,40 +178,26 @@ static ssize_t tp_read(struct pl_transport *tp, int fd, void *buf, size_t n)
 	int r;
 
 	(void)fd;
-	if (t->failed)
-		return t->err;
-	ERR_clear_error();
-	errno = 0;
-	t->rd_wants = 0;
-	if ((r = SSL_read_ex(t->ssl, buf, n, &got)) == 1) {
-		note_done(t);
-		return (ssize_t)got;
-	}
-	r = step(t, r, &t->rd_wants);
-	note_done(t);
-	return r;
+	if ((r = begin(t, &t->rd_wants)) < 0)
+		return r;
+	r = SSL_read_ex(t->ssl, buf, n, &got);
+	return end(t, r, got, &t->rd_wants);
 }
 
 static ssize_t tp_write(struct pl_transport *tp, int fd, const void *buf, size_t n)
 {
 	struct tls_tp *t = of(tp);
 	size_t done = 0;
-	int r;
+	ssize_t r;
+	int ok;
 
 	(void)fd;
-	if (t->failed)
-		return t->err;
-	ERR_clear_error();
-	errno = 0;
-	t->wr_wants = 0;
-	if ((r = SSL_write_ex(t->ssl, buf, n, &done)) == 1) {
-		note_done(t);
-		return (ssize_t)done;
-	}
-	r = step(t, r, &t->wr_wants);
-	note_done(t);
+	if ((ok = begin(t, &t->wr_wants)) < 0)
+		return ok;
+	ok = SSL_write_ex(t->ssl, buf, n, &done);
+	r = end(t, ok, done, &t->wr_wants);
 	/* a close_notify while writing: the peer cannot read what we send */
-	return r == 0 ? -EPIPE : r;
+	return r == 0 && !done ? -EPIPE : r;
 }
 
 /* close_notify, then the FIN: TLS 1.3 peers may keep writing after ours,
